@@ -1,0 +1,418 @@
+//go:build linux
+
+package mmapfile
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultFileRegionBytes is the region size of a File unless Options says
+// otherwise.
+const DefaultFileRegionBytes = 64 << 20
+
+// zeroFillBytes is the largest write Grow issues at once when it must
+// reserve space by writing zeros.
+const zeroFillBytes = 1 << 20
+
+// Options configures a File.
+type Options struct {
+	// RegionBytes is the size of each mapped region, a positive multiple of
+	// the OS page size and of PageBytes; zero means DefaultFileRegionBytes.
+	// Each region is mapped MaxViewBytes longer, overlapping the next.
+	RegionBytes int64
+}
+
+// The system calls behind the barriers and the space reservation, as
+// variables so that tests can inject failures (an EIO from a barrier, a
+// full disk, a file system without fallocate).
+var (
+	fdatasync = unix.Fdatasync
+	fsync     = unix.Fsync
+	msync     = unix.Msync
+	fallocate = unix.Fallocate
+)
+
+// File is the Storage over a real file, memory-mapped in fixed regions that
+// overlap by MaxViewBytes (see regions). Regions are mapped as the file
+// grows and never remapped or moved, so a view from Bytes stays valid until
+// Close. A File holds an exclusive flock on its file: one handle per file,
+// in this process or any other. File is safe for concurrent use by multiple
+// goroutines, except that Close must not race with other calls.
+type File struct {
+	path          string
+	f             *os.File
+	fd            int
+	syncPageBytes int64 // SyncRange's alignment: the OS page size, at least PageBytes
+
+	// growMu serialises Grow and Close. Grow reserves space and maps new
+	// regions holding only growMu, so writes, reads and barriers do not
+	// wait for the disk to allocate; it takes mu just to publish them.
+	growMu sync.Mutex
+	// mu guards r.mapped, size and closed: writers hold both growMu and
+	// mu, readers hold either.
+	mu     sync.RWMutex
+	r      regions
+	size   int64
+	closed bool
+
+	// poisoned holds the first barrier or write failure; once set, the
+	// handle refuses every mutation.
+	poisoned atomic.Pointer[error]
+}
+
+var _ Storage = (*File)(nil)
+
+// Create creates the file at path, which must not exist (the error then
+// wraps fs.ErrExist), locks it, and makes the empty file and its directory
+// entry durable before returning.
+func Create(path string, o Options) (*File, error) {
+	rb, err := o.regionBytes()
+	if err != nil {
+		return nil, err
+	}
+	osf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("mmapfile: create: %w", err)
+	}
+	f, err := newFile(osf, path, rb)
+	if err != nil {
+		// Someone else opened the file between its creation and the lock:
+		// it is theirs now, leave it.
+		return nil, err
+	}
+	if err := ignoringEINTR(func() error { return fsync(f.fd) }); err != nil {
+		return nil, f.abandon(fmt.Errorf("mmapfile: create %s: fsync: %w", path, err))
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, f.abandon(fmt.Errorf("mmapfile: create %s: sync directory: %w", path, err))
+	}
+	return f, nil
+}
+
+// Open opens the existing file at path, locks it and maps regions covering
+// its current size.
+func Open(path string, o Options) (*File, error) {
+	rb, err := o.regionBytes()
+	if err != nil {
+		return nil, err
+	}
+	osf, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmapfile: open: %w", err)
+	}
+	return newFile(osf, path, rb)
+}
+
+// regionBytes returns the validated region size.
+func (o Options) regionBytes() (int64, error) {
+	rb := o.RegionBytes
+	if rb == 0 {
+		rb = DefaultFileRegionBytes
+	}
+	// Both page sizes are powers of two: a multiple of the larger is a
+	// multiple of both.
+	ps := osPageBytes()
+	if rb <= 0 || rb%ps != 0 || rb > math.MaxInt-MaxViewBytes {
+		return 0, fmt.Errorf("mmapfile: region size %d is not a positive multiple of the page size %d", rb, ps)
+	}
+	return rb, nil
+}
+
+// osPageBytes returns the OS page size, at least PageBytes.
+func osPageBytes() int64 {
+	return max(int64(unix.Getpagesize()), PageBytes)
+}
+
+// newFile locks osf and maps its current size. On error it closes osf.
+func newFile(osf *os.File, path string, rb int64) (*File, error) {
+	fd := int(osf.Fd())
+	err := ignoringEINTR(func() error { return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) })
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		osf.Close()
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		osf.Close()
+		return nil, fmt.Errorf("mmapfile: lock %s: %w", path, err)
+	}
+	f := &File{
+		path:          path,
+		f:             osf,
+		fd:            fd,
+		syncPageBytes: osPageBytes(),
+		r:             regions{regionBytes: rb, shared: true},
+	}
+	fi, err := osf.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mmapfile: open %s: %w", path, err)
+	}
+	added, err := f.mapRegions(fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.r.mapped = added
+	f.size = fi.Size()
+	return f, nil
+}
+
+// abandon undoes a Create that failed after the file was created and
+// locked, and returns err. The file is removed while still locked, so no
+// other opener can be using it.
+func (f *File) abandon(err error) error {
+	if rerr := os.Remove(f.path); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("mmapfile: remove %s: %w", f.path, rerr))
+	}
+	if cerr := f.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return ignoringEINTR(func() error { return fsync(int(d.Fd())) })
+}
+
+// Size implements Storage. It keeps answering after Close, with the last
+// size.
+func (f *File) Size() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.size
+}
+
+// Grow implements Storage. It reserves the new bytes with fallocate or,
+// where the file system lacks it, by writing zeros, so that a full disk is
+// an error here and not a SIGBUS on a later store. A failed Grow leaves the
+// size unchanged and does not poison the handle.
+func (f *File) Grow(size int64) error {
+	f.growMu.Lock()
+	defer f.growMu.Unlock()
+	if err := f.usable(); err != nil {
+		return err
+	}
+	old := f.size
+	if size <= old {
+		return nil
+	}
+	if err := f.reserve(old, size); err != nil {
+		return f.shrinkBack(old, fmt.Errorf("mmapfile: grow %s from %d to %d bytes: %w", f.path, old, size, err))
+	}
+	added, err := f.mapRegions(size)
+	if err != nil {
+		return f.shrinkBack(old, err)
+	}
+	f.mu.Lock()
+	f.r.mapped = append(f.r.mapped, added...)
+	f.size = size
+	f.mu.Unlock()
+	return nil
+}
+
+// reserve extends the file from old to size bytes with the new blocks
+// allocated.
+func (f *File) reserve(old, size int64) error {
+	err := ignoringEINTR(func() error { return fallocate(f.fd, 0, old, size-old) })
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	// No fallocate here: a bare ftruncate would leave a hole that a store
+	// through the mapping fills, and a full disk would then be a SIGBUS.
+	// Writing the zeros allocates now.
+	if err := ignoringEINTR(func() error { return unix.Ftruncate(f.fd, size) }); err != nil {
+		return fmt.Errorf("ftruncate: %w", err)
+	}
+	zeros := make([]byte, min(size-old, zeroFillBytes))
+	for off := old; off < size; off += int64(len(zeros)) {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.f.WriteAt(zeros[:n], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shrinkBack truncates the file back to the live size old after a failed
+// Grow (which may have extended it part way) and returns err.
+func (f *File) shrinkBack(old int64, err error) error {
+	if terr := ignoringEINTR(func() error { return unix.Ftruncate(f.fd, old) }); terr != nil {
+		err = errors.Join(err, fmt.Errorf("mmapfile: truncate %s back to %d bytes: %w", f.path, old, terr))
+	}
+	return err
+}
+
+// mapRegions maps the regions beyond those in f.r.mapped that a size of
+// size bytes needs, and returns them. The caller holds growMu or owns f.
+func (f *File) mapRegions(size int64) ([][]byte, error) {
+	var added [][]byte
+	length := int(f.r.regionBytes + MaxViewBytes)
+	for i := len(f.r.mapped); i < f.r.count(size); i++ {
+		m, err := mmap.MapRegion(f.f, length, mmap.RDWR, 0, int64(i)*f.r.regionBytes)
+		if err != nil {
+			for _, a := range added {
+				mm := mmap.MMap(a)
+				_ = mm.Unmap() // the first error is the one to report
+			}
+			return nil, fmt.Errorf("mmapfile: map region %d of %s: %w", i, f.path, err)
+		}
+		added = append(added, m)
+	}
+	return added, nil
+}
+
+// Bytes implements Storage. Bytes after Close panics: the views would point
+// at unmapped memory.
+func (f *File) Bytes(off int64, n int) []byte {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		panic(fmt.Sprintf("mmapfile: view of %d bytes at %d of %s after Close", n, off, f.path))
+	}
+	CheckView(off, n, f.size)
+	return f.r.view(off, n)
+}
+
+// WriteAt implements Storage. A fault while copying into the mapping (an
+// I/O error paging the file in) is returned wrapping ErrFault and poisons
+// the handle: part of p may have been stored.
+func (f *File) WriteAt(p []byte, off int64) error {
+	// Writes to disjoint bytes need no mutual exclusion; the read lock only
+	// keeps the regions and the size steady.
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if err := f.usable(); err != nil {
+		return err
+	}
+	if err := CheckWrite(off, len(p), f.size); err != nil {
+		return err
+	}
+	if err := Protect(func() { f.r.write(p, off) }); err != nil {
+		return f.poison(fmt.Errorf("mmapfile: write of %d bytes at %d to %s: %w", len(p), off, f.path, err))
+	}
+	return nil
+}
+
+// SyncRange implements Storage with msync(MS_SYNC) over the OS pages
+// covering the range, which on Linux writes back and waits for those pages
+// of the file, whichever region mapped them dirty.
+func (f *File) SyncRange(off, n int64) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if err := f.usable(); err != nil {
+		return err
+	}
+	if err := CheckSyncRange(off, n, f.size); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	ps := f.syncPageBytes
+	start := off &^ (ps - 1)
+	end := (off + n + ps - 1) &^ (ps - 1)
+	// end <= the live size rounded up to a page <= the end of the last
+	// region, since regions are whole pages; one msync per mapping covers
+	// as much of the range as that mapping holds.
+	for pos := start; pos < end; {
+		i := pos / f.r.regionBytes
+		base := i * f.r.regionBytes
+		m := f.r.mapped[i]
+		hi := min(end, base+int64(len(m)))
+		err := ignoringEINTR(func() error { return msync(m[pos-base:hi-base], unix.MS_SYNC) })
+		if err != nil {
+			return f.poison(fmt.Errorf("mmapfile: msync %s [%d, %d): %w", f.path, pos, hi, err))
+		}
+		pos = hi
+	}
+	return nil
+}
+
+// Sync implements Storage with fdatasync, which also makes the file size
+// durable.
+func (f *File) Sync() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if err := f.usable(); err != nil {
+		return err
+	}
+	if err := ignoringEINTR(func() error { return fdatasync(f.fd) }); err != nil {
+		return f.poison(fmt.Errorf("mmapfile: fdatasync %s: %w", f.path, err))
+	}
+	return nil
+}
+
+// Close implements Storage: it unmaps every region, releases the lock and
+// closes the file. It does not sync.
+func (f *File) Close() error {
+	f.growMu.Lock()
+	defer f.growMu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	var errs []error
+	for i, m := range f.r.mapped {
+		mm := mmap.MMap(m)
+		if err := mm.Unmap(); err != nil {
+			errs = append(errs, fmt.Errorf("mmapfile: unmap region %d of %s: %w", i, f.path, err))
+		}
+	}
+	f.r.mapped = nil
+	// Unlock explicitly rather than rely on close: a child forked but not
+	// yet exec'd shares the open file description, and with it the lock.
+	if err := unix.Flock(f.fd, unix.LOCK_UN); err != nil {
+		errs = append(errs, fmt.Errorf("mmapfile: unlock %s: %w", f.path, err))
+	}
+	if err := f.f.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("mmapfile: close: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// usable returns ErrClosed or ErrPoisoned if the handle refuses mutations.
+// The caller holds mu or growMu.
+func (f *File) usable() error {
+	if f.closed {
+		return ErrClosed
+	}
+	if cause := f.poisoned.Load(); cause != nil {
+		return fmt.Errorf("%w (first failure: %v)", ErrPoisoned, *cause)
+	}
+	return nil
+}
+
+// poison records err as the reason the handle refuses mutations from now on
+// (the first reason wins) and returns err.
+func (f *File) poison(err error) error {
+	f.poisoned.CompareAndSwap(nil, &err)
+	return err
+}
+
+// ignoringEINTR calls fn until it fails with something other than EINTR.
+// An interrupted call did not report a write-back error, so repeating it
+// is not the forbidden retry of a failed sync.
+func ignoringEINTR(fn func() error) error {
+	for {
+		if err := fn(); err != unix.EINTR {
+			return err
+		}
+	}
+}

@@ -1,0 +1,471 @@
+// Package diskmodel is the simulated disk: an mmapfile.Storage that keeps,
+// beside the live bytes the engine sees, the durable bytes a power loss
+// would leave and every version each sector held since its last barrier.
+// A crash image takes, per sector, any of those versions (early write-back,
+// reordering and tearing in one rule), any file size set since the last
+// Sync, and no file at all if its creation was never synced. Every decision
+// comes from a Chooser, so a run is deterministic and replayable.
+//
+// Yield points are the calls that change state: Grow, WriteAt, SyncRange,
+// Sync and Close. Reads are not yield points: a crash between a read and
+// the next mutation leaves the same states as a crash at that mutation.
+package diskmodel
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/gopersy/persy/mmapfile"
+)
+
+// MaxVersionsPerUnit bounds the versions kept for one unit between two
+// barriers. Past it the oldest written version (not the durable one, not
+// the newest) is dropped, which the counters report.
+const MaxVersionsPerUnit = 16
+
+// ErrCrashed is returned by every call after the simulated machine crashed.
+var ErrCrashed = errors.New("diskmodel: the simulated machine crashed")
+
+// BypassError reports a store into the live bytes that did not go through
+// WriteAt: the engine wrote into a view.
+type BypassError struct {
+	Off int64 // first byte that differs from what WriteAt put there
+}
+
+func (e *BypassError) Error() string {
+	return fmt.Sprintf("diskmodel: byte %d was changed without WriteAt (a store into a view)", e.Off)
+}
+
+// OpKind names a yield point.
+type OpKind uint8
+
+// The yield points.
+const (
+	OpGrow OpKind = iota + 1
+	OpWrite
+	OpSyncRange
+	OpSync
+	OpClose
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpGrow:
+		return "grow"
+	case OpWrite:
+		return "write"
+	case OpSyncRange:
+		return "syncrange"
+	case OpSync:
+		return "sync"
+	case OpClose:
+		return "close"
+	}
+	return fmt.Sprintf("op%d", uint8(k))
+}
+
+// IsBarrier reports whether the op makes something durable.
+func (k OpKind) IsBarrier() bool { return k == OpSyncRange || k == OpSync }
+
+// Op is one call at a yield point, before its effect.
+type Op struct {
+	Yield int64  // the yield's index, from 0
+	Kind  OpKind // what is called
+	Off   int64  // write, syncrange: offset; grow: the new size
+	N     int64  // write, syncrange: length
+	CRC   uint32 // write: CRC32C of the data
+}
+
+func (o Op) String() string {
+	switch o.Kind {
+	case OpGrow:
+		return fmt.Sprintf("#%d grow %d", o.Yield, o.Off)
+	case OpWrite:
+		return fmt.Sprintf("#%d write %d+%d crc=%08x", o.Yield, o.Off, o.N, o.CRC)
+	case OpSyncRange:
+		return fmt.Sprintf("#%d syncrange %d+%d", o.Yield, o.Off, o.N)
+	}
+	return fmt.Sprintf("#%d %v", o.Yield, o.Kind)
+}
+
+// Options configures a Disk.
+type Options struct {
+	// Profile says what faults are possible; the zero value is LinuxStrict.
+	Profile Profile
+	// Chooser decides the faults that happen while running: a sync that
+	// fails, a Grow that finds the disk full. Nil means none happens.
+	Chooser Chooser
+	// Yield, if set, is called at every yield point before the call takes
+	// effect, outside the disk's lock. Returning ErrCrashed crashes the
+	// machine there: the call and every later one return ErrCrashed and
+	// the disk's state stays as it was. Any other error is returned by the
+	// call, which then has no effect.
+	Yield func(d *Disk, op Op) error
+}
+
+// Counters count what a Disk has done.
+type Counters struct {
+	Yields, Writes, WrittenBytes, Grows, SyncRanges, Syncs int64
+	FailedSyncs, FailedGrows                               int64
+	Images                                                 int64 // crash images materialized
+	DroppedVersions                                        int64 // versions dropped past MaxVersionsPerUnit
+	HistoryBytes, PeakHistoryBytes                         int64 // bytes held in version histories
+}
+
+// Disk is the simulated Storage. It is safe for concurrent use, but a
+// deterministic simulation drives it from one goroutine.
+type Disk struct {
+	o    Options
+	unit int // bytes per atomic unit
+
+	mu       sync.Mutex
+	live     *mmapfile.Memory
+	shadow   []byte // what the live bytes hold if every store used WriteAt
+	durable  []byte // what survives a crash, for units without history
+	size     int64  // live size
+	dSize    int64  // durable size
+	sizes    []int64
+	hist     [][][]byte // per unit: versions written since its last barrier
+	dirty    []int      // units with a history
+	sorted   bool
+	created  bool // the creation is durable
+	poisoned error
+	closed   bool
+	crashed  bool
+	bypass   error
+	scanned  int64 // d.c.Yields+1 when the live bytes were last found equal to shadow
+	c        Counters
+}
+
+// New returns a disk holding a file just created: empty, and absent after
+// a crash until a Sync makes its creation durable.
+func New(o Options) *Disk {
+	if o.Profile.AtomicBytes == 0 {
+		o.Profile = LinuxStrict
+	}
+	live, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	if err != nil {
+		panic(err) // the default options are valid
+	}
+	return &Disk{o: o, unit: o.Profile.AtomicBytes, live: live, sorted: true}
+}
+
+// FromImage returns a disk holding img as its durable and live content: the
+// machine rebooted after a crash. It fails with an error wrapping
+// fs.ErrNotExist if the crash left no file.
+func FromImage(img *Image, o Options) (*Disk, error) {
+	if !img.Exists {
+		return nil, fmt.Errorf("diskmodel: the crash left no file: %w", errNotExist)
+	}
+	d := New(o)
+	d.created = true
+	if err := d.growLocked(int64(len(img.Data))); err != nil {
+		return nil, err
+	}
+	if err := d.live.WriteAt(img.Data, 0); err != nil {
+		return nil, err
+	}
+	copy(d.shadow, img.Data)
+	copy(d.durable, img.Data)
+	d.dSize, d.sizes = d.size, nil
+	return d, nil
+}
+
+var errNotExist = fs.ErrNotExist
+
+// Profile returns the disk's profile.
+func (d *Disk) Profile() Profile { return d.o.Profile }
+
+// Counters returns what the disk has done so far.
+func (d *Disk) Counters() Counters {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.c
+}
+
+// Crashed reports whether the machine crashed.
+func (d *Disk) Crashed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.crashed
+}
+
+// Err returns the first store found to bypass WriteAt, or nil. It checks
+// the live bytes now, as every barrier and crash image does.
+func (d *Disk) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.checkBypassLocked()
+}
+
+// yield runs the Yield hook and the checks every mutating call shares.
+func (d *Disk) yield(kind OpKind, off, n int64, p []byte) error {
+	d.mu.Lock()
+	if d.crashed {
+		d.mu.Unlock()
+		return ErrCrashed
+	}
+	op := Op{Yield: d.c.Yields, Kind: kind, Off: off, N: n}
+	if kind == OpWrite {
+		op.CRC = crc32.Checksum(p, castagnoli)
+	}
+	d.c.Yields++
+	d.mu.Unlock()
+	if d.o.Yield != nil {
+		if err := d.o.Yield(d, op); err != nil {
+			if errors.Is(err, ErrCrashed) {
+				d.mu.Lock()
+				d.crashed = true
+				d.mu.Unlock()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// usable reports why the disk refuses a mutation, under d.mu.
+func (d *Disk) usable() error {
+	switch {
+	case d.crashed:
+		return ErrCrashed
+	case d.closed:
+		return mmapfile.ErrClosed
+	case d.poisoned != nil:
+		return fmt.Errorf("%w (by %v)", mmapfile.ErrPoisoned, d.poisoned)
+	}
+	return nil
+}
+
+// choose asks the running chooser whether a rare fault happens.
+func (d *Disk) fault(label string) bool {
+	if d.o.Chooser == nil {
+		return false
+	}
+	const n = 8
+	return d.o.Chooser.Choose(label, n) == n-1
+}
+
+// Size implements mmapfile.Storage.
+func (d *Disk) Size() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.size
+}
+
+// Bytes implements mmapfile.Storage.
+func (d *Disk) Bytes(off int64, n int) []byte { return d.live.Bytes(off, n) }
+
+// Grow implements mmapfile.Storage.
+func (d *Disk) Grow(size int64) error {
+	if err := d.yield(OpGrow, size, 0, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return err
+	}
+	if size <= d.size {
+		return nil
+	}
+	if d.o.Profile.NoSpace && d.fault("enospc") {
+		d.c.FailedGrows++
+		return fmt.Errorf("diskmodel: grow to %d: %w", size, syscall.ENOSPC)
+	}
+	d.c.Grows++
+	return d.growLocked(size)
+}
+
+func (d *Disk) growLocked(size int64) error {
+	if err := d.live.Grow(size); err != nil {
+		return err
+	}
+	whole := roundUp(size, mmapfile.PageBytes)
+	d.shadow = append(d.shadow, make([]byte, whole-int64(len(d.shadow)))...)
+	d.durable = append(d.durable, make([]byte, whole-int64(len(d.durable)))...)
+	units := int(whole) / d.unit
+	d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
+	d.size = size
+	d.sizes = append(d.sizes, size)
+	return nil
+}
+
+// WriteAt implements mmapfile.Storage.
+func (d *Disk) WriteAt(p []byte, off int64) error {
+	if err := d.yield(OpWrite, off, int64(len(p)), p); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return err
+	}
+	if err := mmapfile.CheckWrite(off, len(p), d.size); err != nil {
+		return err
+	}
+	if err := d.live.WriteAt(p, off); err != nil {
+		return err
+	}
+	copy(d.shadow[off:], p)
+	d.c.Writes++
+	d.c.WrittenBytes += int64(len(p))
+	if len(p) == 0 {
+		return nil
+	}
+	for u := int(off) / d.unit; u <= int(off+int64(len(p))-1)/d.unit; u++ {
+		d.record(u)
+	}
+	return nil
+}
+
+// record appends the unit's current shadow content to its history.
+func (d *Disk) record(u int) {
+	cur := d.shadow[u*d.unit : (u+1)*d.unit]
+	h := d.hist[u]
+	last := d.durable[u*d.unit : (u+1)*d.unit]
+	if len(h) == 0 {
+		d.dirty = append(d.dirty, u)
+		d.sorted = false
+	} else {
+		last = h[len(h)-1]
+	}
+	if bytes.Equal(last, cur) {
+		if len(h) == 0 {
+			d.hist[u] = [][]byte{} // dirty, with the durable version only
+		}
+		return
+	}
+	if len(h) == MaxVersionsPerUnit {
+		copy(h, h[1:])
+		h = h[:len(h)-1]
+		d.c.DroppedVersions++
+		d.c.HistoryBytes -= int64(d.unit)
+	}
+	d.hist[u] = append(h, slices.Clone(cur))
+	d.c.HistoryBytes += int64(d.unit)
+	d.c.PeakHistoryBytes = max(d.c.PeakHistoryBytes, d.c.HistoryBytes)
+}
+
+// SyncRange implements mmapfile.Storage.
+func (d *Disk) SyncRange(off, n int64) error {
+	if err := d.yield(OpSyncRange, off, n, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return err
+	}
+	if err := mmapfile.CheckSyncRange(off, n, d.size); err != nil {
+		return err
+	}
+	if err := d.barrierLocked("syncrange"); err != nil {
+		return err
+	}
+	d.c.SyncRanges++
+	if n == 0 {
+		return nil
+	}
+	start, end := mmapfile.PageCover(off, n)
+	d.persistLocked(int(start)/d.unit, int(end)/d.unit)
+	return nil
+}
+
+// Sync implements mmapfile.Storage.
+func (d *Disk) Sync() error {
+	if err := d.yield(OpSync, 0, 0, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return err
+	}
+	if err := d.barrierLocked("sync"); err != nil {
+		return err
+	}
+	d.c.Syncs++
+	d.persistLocked(0, len(d.hist))
+	d.dSize, d.sizes, d.created = d.size, nil, true
+	return nil
+}
+
+// barrierLocked runs the checks and faults every barrier shares.
+func (d *Disk) barrierLocked(what string) error {
+	if err := d.checkBypassLocked(); err != nil {
+		return err
+	}
+	if d.o.Profile.SyncFailures && d.fault(what+"Fails") {
+		// The pages count as clean but their content is unknown: the
+		// histories stay, so a crash may leave any version; the handle
+		// accepts nothing more.
+		d.c.FailedSyncs++
+		d.poisoned = fmt.Errorf("diskmodel: %s: %w", what, syscall.EIO)
+		return d.poisoned
+	}
+	return nil
+}
+
+// persistLocked makes the units [lo, hi) durable at their current content.
+func (d *Disk) persistLocked(lo, hi int) {
+	hi = min(hi, len(d.hist))
+	kept := d.dirty[:0]
+	for _, u := range d.dirty {
+		if u < lo || u >= hi {
+			kept = append(kept, u)
+			continue
+		}
+		copy(d.durable[u*d.unit:(u+1)*d.unit], d.shadow[u*d.unit:(u+1)*d.unit])
+		d.c.HistoryBytes -= int64(len(d.hist[u]) * d.unit)
+		d.hist[u] = nil
+	}
+	d.dirty = kept
+}
+
+// checkBypassLocked compares the live bytes with what WriteAt put there.
+// The engine runs only between yield points, so one scan per yield covers
+// every image and barrier taken at it.
+func (d *Disk) checkBypassLocked() error {
+	if d.bypass != nil || d.scanned == d.c.Yields+1 {
+		return d.bypass
+	}
+	for off := int64(0); off < d.size; off += mmapfile.MaxViewBytes {
+		n := int(min(mmapfile.MaxViewBytes, d.size-off))
+		live := d.live.Bytes(off, n)
+		if !bytes.Equal(live, d.shadow[off:off+int64(n)]) {
+			for i := range live {
+				if live[i] != d.shadow[off+int64(i)] {
+					d.bypass = &BypassError{Off: off + int64(i)}
+					return d.bypass
+				}
+			}
+		}
+	}
+	d.scanned = d.c.Yields + 1
+	return nil
+}
+
+// Close implements mmapfile.Storage. It is not a barrier.
+func (d *Disk) Close() error {
+	if err := d.yield(OpClose, 0, 0, nil); err != nil {
+		if errors.Is(err, ErrCrashed) {
+			return nil // a crashed machine's handles are gone
+		}
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	return nil
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
