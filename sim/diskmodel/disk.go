@@ -29,6 +29,10 @@ import (
 // the newest) is dropped, which the counters report.
 const MaxVersionsPerUnit = 16
 
+// MaxBytes is the capacity of a simulated disk: a Grow past it fails with
+// ENOSPC. The disk keeps several copies of the file in memory.
+const MaxBytes = 1 << 30
+
 // ErrCrashed is returned by every call after the simulated machine crashed.
 var ErrCrashed = errors.New("diskmodel: the simulated machine crashed")
 
@@ -125,7 +129,7 @@ type Disk struct {
 	unit int // bytes per atomic unit
 
 	mu       sync.Mutex
-	live     *mmapfile.Memory
+	live     live
 	shadow   []byte // what the live bytes hold if every store used WriteAt
 	durable  []byte // what survives a crash, for units without history
 	size     int64  // live size
@@ -149,11 +153,7 @@ func New(o Options) *Disk {
 	if o.Profile.AtomicBytes == 0 {
 		o.Profile = LinuxStrict
 	}
-	live, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
-	if err != nil {
-		panic(err) // the default options are valid
-	}
-	return &Disk{o: o, unit: o.Profile.AtomicBytes, live: live, sorted: true}
+	return &Disk{o: o, unit: o.Profile.AtomicBytes, sorted: true}
 }
 
 // FromImage returns a disk holding img as its durable and live content: the
@@ -168,9 +168,7 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 	if err := d.growLocked(int64(len(img.Data))); err != nil {
 		return nil, err
 	}
-	if err := d.live.WriteAt(img.Data, 0); err != nil {
-		return nil, err
-	}
+	d.live.write(img.Data, 0)
 	copy(d.shadow, img.Data)
 	copy(d.durable, img.Data)
 	d.dSize, d.sizes = d.size, nil
@@ -262,7 +260,12 @@ func (d *Disk) Size() int64 {
 }
 
 // Bytes implements mmapfile.Storage.
-func (d *Disk) Bytes(off int64, n int) []byte { return d.live.Bytes(off, n) }
+func (d *Disk) Bytes(off int64, n int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	mmapfile.CheckView(off, n, d.size)
+	return d.live.view(off, n)
+}
 
 // Grow implements mmapfile.Storage.
 func (d *Disk) Grow(size int64) error {
@@ -277,6 +280,10 @@ func (d *Disk) Grow(size int64) error {
 	if size <= d.size {
 		return nil
 	}
+	if size > MaxBytes {
+		d.c.FailedGrows++
+		return fmt.Errorf("diskmodel: grow to %d, past the simulated disk's %d bytes: %w", size, int64(MaxBytes), syscall.ENOSPC)
+	}
 	if d.o.Profile.NoSpace && d.fault("enospc") {
 		d.c.FailedGrows++
 		return fmt.Errorf("diskmodel: grow to %d: %w", size, syscall.ENOSPC)
@@ -286,9 +293,7 @@ func (d *Disk) Grow(size int64) error {
 }
 
 func (d *Disk) growLocked(size int64) error {
-	if err := d.live.Grow(size); err != nil {
-		return err
-	}
+	d.live.grow(size)
 	whole := roundUp(size, mmapfile.PageBytes)
 	d.shadow = append(d.shadow, make([]byte, whole-int64(len(d.shadow)))...)
 	d.durable = append(d.durable, make([]byte, whole-int64(len(d.durable)))...)
@@ -312,9 +317,7 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 	if err := mmapfile.CheckWrite(off, len(p), d.size); err != nil {
 		return err
 	}
-	if err := d.live.WriteAt(p, off); err != nil {
-		return err
-	}
+	d.live.write(p, off)
 	copy(d.shadow[off:], p)
 	d.c.Writes++
 	d.c.WrittenBytes += int64(len(p))
@@ -438,17 +441,9 @@ func (d *Disk) checkBypassLocked() error {
 	if d.bypass != nil || d.scanned == d.c.Yields+1 {
 		return d.bypass
 	}
-	for off := int64(0); off < d.size; off += mmapfile.MaxViewBytes {
-		n := int(min(mmapfile.MaxViewBytes, d.size-off))
-		live := d.live.Bytes(off, n)
-		if !bytes.Equal(live, d.shadow[off:off+int64(n)]) {
-			for i := range live {
-				if live[i] != d.shadow[off+int64(i)] {
-					d.bypass = &BypassError{Off: off + int64(i)}
-					return d.bypass
-				}
-			}
-		}
+	if off := d.live.diff(d.shadow, d.size); off >= 0 {
+		d.bypass = &BypassError{Off: off}
+		return d.bypass
 	}
 	d.scanned = d.c.Yields + 1
 	return nil
@@ -469,3 +464,9 @@ func (d *Disk) Close() error {
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
+
+// IsFault reports whether err is a fault a Disk injects: EIO from a
+// barrier or ENOSPC from Grow.
+func IsFault(err error) bool {
+	return errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC)
+}

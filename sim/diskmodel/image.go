@@ -13,12 +13,29 @@ type Image struct {
 	Data   []byte
 }
 
-// What a crash does to one page holding unsynced units.
+// The labels of the decisions CrashImage asks its Chooser, in the order it
+// asks them. Exploration policies recognise decisions by label.
 const (
-	pageLost      = iota // every unit keeps its durable version
-	pagePersisted        // every unit reaches its newest version
-	pageMixed            // each unit independently: any version, torn, garbage
-	pageChoices
+	LabelCreated       = "created"       // 2: the unsynced creation is lost (0) or durable (1)
+	LabelSize          = "size"          // sizes since the last Sync, oldest (the durable one) first
+	LabelPage          = "page"          // per page with unsynced units: PageLost, PagePersisted, PageMixed
+	LabelUnit          = "unit"          // per unit of a mixed page: 0 durable, i the i-th version since, then garbage if the profile tears to garbage
+	LabelGarbageSeed   = "garbageSeed"   // the seed of the garbage a torn unit or an extension holds
+	LabelExtendGarbage = "extendGarbage" // 2: a durable extension never written back reads as zeros (0) or garbage (1)
+	LabelBitFlip       = "bitFlip"       // media: 2: no flipped bit (0) or one (1)
+	LabelFlipBit       = "flipBit"       // media: which bit flips
+	LabelMisdirect     = "misdirect"     // media: 2: no misdirected page write (0) or one (1)
+	LabelMisdirectFrom = "misdirectFrom" // media: the page whose write went astray
+	LabelMisdirectTo   = "misdirectTo"   // media: where it landed, skipping from
+)
+
+// What a crash does to one page holding unsynced units: the values of a
+// LabelPage decision.
+const (
+	PageLost      = iota // every unit keeps its durable version
+	PagePersisted        // every unit reaches its newest version
+	PageMixed            // each unit independently: any version, torn, garbage
+	PageChoices          // the number of page modes
 )
 
 // CrashImage materializes one state a crash now could leave, taking every
@@ -37,13 +54,13 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 		return nil, err
 	}
 	d.c.Images++
-	if !d.created && ch.Choose("created", 2) == 0 {
+	if !d.created && ch.Choose(LabelCreated, 2) == 0 {
 		return &Image{}, nil
 	}
 	size := d.dSize
 	if len(d.sizes) > 0 {
 		sizes := append([]int64{d.dSize}, d.sizes...)
-		size = sizes[ch.Choose("size", len(sizes))]
+		size = sizes[ch.Choose(LabelSize, len(sizes))]
 	}
 	data := grow(buf, int(size))
 	copy(data, d.durable[:size])
@@ -56,7 +73,7 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 	var garbage *rand.Rand
 	garbageFill := func(b []byte) {
 		if garbage == nil {
-			seed := uint64(ch.Choose("garbageSeed", 1<<16))
+			seed := uint64(ch.Choose(LabelGarbageSeed, 1<<16))
 			garbage = rand.New(rand.NewPCG(seed, 1))
 		}
 		for i := range b {
@@ -74,7 +91,7 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 		if int64(units[0]*d.unit) >= size {
 			break // beyond the durable size: gone whatever was written
 		}
-		mode := ch.Choose("page", pageChoices)
+		mode := ch.Choose(LabelPage, PageChoices)
 		for _, u := range units {
 			lo := int64(u * d.unit)
 			if lo >= size {
@@ -84,14 +101,14 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 			h := d.hist[u]
 			v := 0
 			switch mode {
-			case pagePersisted:
+			case PagePersisted:
 				v = len(h)
-			case pageMixed:
+			case PageMixed:
 				n := len(h) + 1
 				if p.GarbageTorn {
 					n++
 				}
-				v = ch.Choose("unit", n)
+				v = ch.Choose(LabelUnit, n)
 			}
 			switch {
 			case v == 0: // durable version, already copied
@@ -102,7 +119,7 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 			}
 		}
 	}
-	if p.GarbageOnExtend && size > d.dSize && ch.Choose("extendGarbage", 2) == 1 {
+	if p.GarbageOnExtend && size > d.dSize && ch.Choose(LabelExtendGarbage, 2) == 1 {
 		// The extension's units that were never written back hold garbage.
 		for u := int(d.dSize) / d.unit; int64(u*d.unit) < size; u++ {
 			lo := int64(u * d.unit)
@@ -125,15 +142,15 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 // write, both of which a checksum must detect.
 func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 	pages := (len(data) + mmapfile.PageBytes - 1) / mmapfile.PageBytes
-	if ch.Choose("bitFlip", 2) == 1 {
-		bit := ch.Choose("flipBit", len(data)*8)
+	if ch.Choose(LabelBitFlip, 2) == 1 {
+		bit := ch.Choose(LabelFlipBit, len(data)*8)
 		data[bit/8] ^= 1 << (bit % 8)
 	}
-	if pages > 1 && ch.Choose("misdirect", 2) == 1 {
+	if pages > 1 && ch.Choose(LabelMisdirect, 2) == 1 {
 		// The write meant for page from lands on page to; from keeps what
 		// it held.
-		from := ch.Choose("misdirectFrom", pages)
-		to := ch.Choose("misdirectTo", pages-1)
+		from := ch.Choose(LabelMisdirectFrom, pages)
+		to := ch.Choose(LabelMisdirectTo, pages-1)
 		if to >= from {
 			to++
 		}

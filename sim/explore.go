@@ -1,0 +1,296 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gopersy/persy/sim/diskmodel"
+	"pgregory.net/rapid"
+)
+
+// Report says what an exploration did and found.
+type Report struct {
+	Workload string
+	Profile  string
+	Strategy Strategy
+	// Runs is the number of runs of the workload rapid made, shrinking
+	// included; Yields the yield points they reached.
+	Runs   int
+	Yields int64
+	// States is the number of distinct crash states checked: crash
+	// images rebooted onto and checked.
+	States int64
+	// Failures is the number of runs that failed, shrinking included.
+	Failures int
+	// Minimal is the simplest failure found, nil if none was.
+	Minimal *Schedule
+	// Log holds rapid's messages: its verdict and, on failure, the
+	// shrunk run's draws.
+	Log []string
+}
+
+// Explore explores cfg under rapid and reports what it found. A failure
+// is not an error: it is in Report.Minimal, shrunk and with its trace.
+// Explore writes no files (rapid's own fail files are off while it runs)
+// and must not run in parallel with other rapid checks in the process.
+func Explore(cfg Config) Report {
+	cfg = cfg.withDefaults()
+	e := &explorer{cfg: cfg, rep: Report{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy}}
+	restore := setRapidFlags(cfg)
+	defer restore()
+	tb := &captureTB{name: "sim/" + cfg.Workload.Name + "/" + cfg.Profile.Name + "/" + cfg.Strategy.String()}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != (stopCheck{}) {
+				panic(r)
+			}
+		}()
+		rapid.Check(tb, e.prop)
+	}()
+	e.rep.Log = tb.log
+	if tb.failed && e.rep.Minimal == nil {
+		// rapid failed without a failing run of ours: its own complaint
+		// (too few valid runs, a flaky run) is the failure.
+		e.rep.Minimal = &Schedule{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(),
+			Crash: NoCrash, Failure: "rapid: " + strings.Join(tb.log, "\n")}
+	}
+	return e.rep
+}
+
+type explorer struct {
+	cfg Config
+	rep Report
+	buf []byte
+}
+
+func (e *explorer) prop(t *rapid.T) {
+	e.rep.Runs++
+	var s *Schedule
+	if e.cfg.Strategy == Random {
+		s = e.random(t)
+	} else {
+		s = e.exhaustive(t)
+	}
+	if s == nil {
+		return
+	}
+	e.rep.Failures++
+	e.finish(s)
+	if e.rep.Minimal == nil || s.simpler(e.rep.Minimal) {
+		e.rep.Minimal = s
+	}
+	t.Fatalf("%s", s.Failure)
+}
+
+// exhaustive runs the workload once and, at every crash point of the
+// strategy, checks every image of its policies, stopping at the first
+// failure.
+func (e *explorer) exhaustive(t *rapid.T) *Schedule {
+	run := &diskmodel.Recorder{Inner: diskmodel.Rapid(t)}
+	var fail *Schedule
+	afterBarrier := false
+	x, err := execute(e.cfg, run, func(x *execution, op diskmodel.Op) bool {
+		var take bool
+		switch e.cfg.Strategy {
+		case Barriers:
+			take = op.Kind.IsBarrier() || afterBarrier || op.Kind == endKind
+		case Yields:
+			take = op.Yield%int64(e.cfg.Every) == 0 || op.Kind == endKind
+		case Sweep:
+			take = op.Kind.IsBarrier() || op.Kind == endKind
+		}
+		afterBarrier = op.Kind.IsBarrier()
+		if !take {
+			return false
+		}
+		images := []diskmodel.Chooser{lost(), persisted()}
+		if e.cfg.Strategy == Sweep {
+			shape, buf, err := shapeOf(x, e.buf)
+			if err != nil {
+				fail = e.schedule(x, op.Yield, run.Choices, nil, err)
+				return true
+			}
+			e.buf = buf
+			images = append(images, sweeps(shape, e.cfg.Profile)...)
+		}
+		seen := map[string]bool{}
+		for _, c := range images {
+			rec := &diskmodel.Recorder{Inner: c}
+			img, err := x.state(rec, e.buf)
+			key := choicesText(rec.Choices)
+			if img != nil {
+				e.buf = img.Data
+			}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			e.rep.States++
+			if err != nil {
+				fail = e.schedule(x, op.Yield, run.Choices, rec.Choices, err)
+				return true
+			}
+		}
+		return false
+	})
+	e.rep.Yields += int64(len(x.ops))
+	if err != nil && fail == nil {
+		fail = e.schedule(x, NoCrash, run.Choices, nil, err)
+	}
+	return fail
+}
+
+// random runs the workload once to learn its length, draws a crash point,
+// and runs it again to crash there with an image drawn at random.
+func (e *explorer) random(t *rapid.T) *Schedule {
+	dry := &diskmodel.Recorder{Inner: diskmodel.Rapid(t)}
+	x, err := execute(e.cfg, dry, nil)
+	e.rep.Yields += int64(len(x.ops))
+	if err != nil {
+		return e.schedule(x, NoCrash, dry.Choices, nil, err)
+	}
+	crash := int64(rapid.IntRange(0, len(x.ops)).Draw(t, "crash"))
+	run := &diskmodel.Recorder{Inner: &diskmodel.Replay{Choices: dry.Choices}}
+	var fail *Schedule
+	x, err = execute(e.cfg, run, func(x *execution, op diskmodel.Op) bool {
+		if op.Yield != crash {
+			return false
+		}
+		rec := &diskmodel.Recorder{Inner: diskmodel.Rapid(t)}
+		img, err := x.state(rec, e.buf)
+		if img != nil {
+			e.buf = img.Data
+		}
+		e.rep.States++
+		if err != nil {
+			fail = e.schedule(x, op.Yield, run.Choices, rec.Choices, err)
+		}
+		return true
+	})
+	e.rep.Yields += int64(len(x.ops))
+	switch {
+	case fail != nil:
+		return fail
+	case err != nil:
+		return e.schedule(x, NoCrash, run.Choices, nil, err)
+	case !slices.Equal(run.Choices, dry.Choices[:min(len(run.Choices), len(dry.Choices))]):
+		return e.schedule(x, NoCrash, run.Choices, nil,
+			fmt.Errorf("sim: the run is not deterministic: its second run decided %s, its first %s",
+				choicesText(run.Choices), choicesText(dry.Choices)))
+	case !x.crashed:
+		return e.schedule(x, NoCrash, run.Choices, nil,
+			fmt.Errorf("sim: the run is not deterministic: its second run ended after %d yields, its first reached yield %d", len(x.ops), crash))
+	}
+	return nil
+}
+
+func (e *explorer) schedule(x *execution, crash int64, run, image []diskmodel.Choice, err error) *Schedule {
+	return &Schedule{
+		Workload: e.cfg.Workload.Name,
+		Profile:  e.cfg.Profile.Name,
+		Strategy: e.cfg.Strategy.String(),
+		Crash:    crash,
+		Run:      slices.Clone(run),
+		Image:    slices.Clone(image),
+		Failure:  err.Error(),
+		cause:    err,
+	}
+}
+
+// finish replays s to give it its trace, and turns a replay that does not
+// reproduce the failure into a failure of determinism.
+func (e *explorer) finish(s *Schedule) {
+	res, err := Replay(s, e.cfg.Workload)
+	switch {
+	case err != nil:
+		s.Failure = fmt.Sprintf("%s; but the run is not deterministic: replaying it failed: %v", s.Failure, err)
+	case res.Failure != s.Failure:
+		s.Failure = fmt.Sprintf("%s; but the run is not deterministic: its replay found %q", s.Failure, res.Failure)
+	}
+	s.Trace, s.TraceSHA256 = res.Trace, res.SHA256
+}
+
+// setRapidFlags turns off rapid's fail files (schedules replace them) and
+// applies cfg's checks and seed, returning the function that restores
+// them.
+func setRapidFlags(cfg Config) (restore func()) {
+	set := [][2]string{{"rapid.nofailfile", "true"}}
+	if cfg.Checks > 0 {
+		set = append(set, [2]string{"rapid.checks", strconv.Itoa(cfg.Checks)})
+	}
+	if cfg.Seed != 0 {
+		set = append(set, [2]string{"rapid.seed", strconv.FormatUint(cfg.Seed, 10)})
+	}
+	var undo []func()
+	for _, kv := range set {
+		f := flag.Lookup(kv[0])
+		if f == nil {
+			continue
+		}
+		old := f.Value.String()
+		if err := f.Value.Set(kv[1]); err != nil {
+			panic(err) // the values above are well formed
+		}
+		undo = append(undo, func() { _ = f.Value.Set(old) })
+	}
+	return func() {
+		for _, u := range slices.Backward(undo) {
+			u()
+		}
+	}
+}
+
+// captureTB is the rapid.TB Explore hands rapid: it records rapid's
+// verdict instead of failing a test.
+type captureTB struct {
+	name   string
+	failed bool
+	log    []string
+}
+
+// stopCheck is the panic FailNow stops rapid with.
+type stopCheck struct{}
+
+func (c *captureTB) Helper()                 {}
+func (c *captureTB) Name() string            { return c.name }
+func (c *captureTB) Logf(f string, a ...any) { c.log = append(c.log, fmt.Sprintf(f, a...)) }
+func (c *captureTB) Log(a ...any)            { c.log = append(c.log, fmt.Sprint(a...)) }
+func (c *captureTB) Skipf(f string, a ...any) {
+	c.Logf(f, a...)
+	c.SkipNow()
+}
+func (c *captureTB) Skip(a ...any) {
+	c.Log(a...)
+	c.SkipNow()
+}
+
+// SkipNow fails: a skipped exploration did not pass.
+func (c *captureTB) SkipNow() {
+	c.failed = true
+	panic(stopCheck{})
+}
+func (c *captureTB) Errorf(f string, a ...any) {
+	c.Logf(f, a...)
+	c.failed = true
+}
+func (c *captureTB) Error(a ...any) {
+	c.Log(a...)
+	c.failed = true
+}
+func (c *captureTB) Fatalf(f string, a ...any) {
+	c.Errorf(f, a...)
+	c.FailNow()
+}
+func (c *captureTB) Fatal(a ...any) {
+	c.Error(a...)
+	c.FailNow()
+}
+func (c *captureTB) FailNow() {
+	c.failed = true
+	panic(stopCheck{})
+}
+func (c *captureTB) Fail()        { c.failed = true }
+func (c *captureTB) Failed() bool { return c.failed }

@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"github.com/gopersy/persy/sim/diskmodel"
+)
+
+// lost decides the crash image in which nothing unsynced reached the disk.
+func lost() diskmodel.Chooser {
+	return diskmodel.Func(func(string, int) int { return 0 })
+}
+
+// persisted decides the crash image in which everything written reached
+// the disk: the creation, the newest size, every page's newest version.
+func persisted() diskmodel.Chooser {
+	return diskmodel.Func(func(label string, n int) int {
+		switch label {
+		case diskmodel.LabelCreated, diskmodel.LabelSize:
+			return n - 1
+		case diskmodel.LabelPage:
+			return diskmodel.PagePersisted
+		}
+		return 0
+	})
+}
+
+// pageShape is what a crash image may do to the pages holding unsynced
+// writes: how many units of each have a choice.
+type pageShape struct {
+	units []int // per page, in the order CrashImage asks
+}
+
+// shapeOf learns the pages and units the next images at x's current yield
+// will ask about, by taking one image with every page mixed.
+func shapeOf(x *execution, buf []byte) (pageShape, []byte, error) {
+	var s pageShape
+	img, err := x.disk.CrashImage(diskmodel.Func(func(label string, n int) int {
+		switch label {
+		case diskmodel.LabelCreated, diskmodel.LabelSize:
+			return n - 1
+		case diskmodel.LabelPage:
+			s.units = append(s.units, 0)
+			return diskmodel.PageMixed
+		case diskmodel.LabelUnit:
+			s.units[len(s.units)-1]++
+		}
+		return 0
+	}), buf)
+	if err != nil {
+		return s, buf, err
+	}
+	return s, img.Data, nil
+}
+
+// sweep decides an image in which one page (the target-th asked about) is
+// lost, persisted or torn, and every other page is lost or persisted.
+type sweep struct {
+	target int
+	mode   int // diskmodel.PageLost, PagePersisted or PageMixed
+	others int // diskmodel.PageLost or PagePersisted
+	// For a torn target: units [newFrom, newTo) take their newest
+	// version, the others keep their durable one.
+	newFrom, newTo int
+	garbage        bool // the profile offers garbage as a unit's last choice
+
+	page, unit int
+}
+
+func (c *sweep) Choose(label string, n int) int {
+	switch label {
+	case diskmodel.LabelCreated, diskmodel.LabelSize:
+		return n - 1
+	case diskmodel.LabelPage:
+		c.page++
+		c.unit = 0
+		if c.page-1 == c.target {
+			return c.mode
+		}
+		return c.others
+	case diskmodel.LabelUnit:
+		u := c.unit
+		c.unit++
+		if u >= c.newFrom && u < c.newTo {
+			if c.garbage {
+				return n - 2
+			}
+			return n - 1
+		}
+	}
+	return 0
+}
+
+// sweeps lists the images of the Sweep strategy for a yield whose unsynced
+// pages have the given shape: for each page, alone lost, alone persisted,
+// and torn at every unit boundary (the units before it new and the rest
+// old, and the reverse) with the other pages lost and with them
+// persisted.
+func sweeps(s pageShape, p diskmodel.Profile) []diskmodel.Chooser {
+	var out []diskmodel.Chooser
+	for i, units := range s.units {
+		out = append(out,
+			&sweep{target: i, mode: diskmodel.PagePersisted, others: diskmodel.PageLost},
+			&sweep{target: i, mode: diskmodel.PageLost, others: diskmodel.PagePersisted})
+		for b := 1; b < units; b++ {
+			for _, others := range []int{diskmodel.PageLost, diskmodel.PagePersisted} {
+				out = append(out,
+					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: 0, newTo: b, garbage: p.GarbageTorn},
+					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: b, newTo: units, garbage: p.GarbageTorn})
+			}
+		}
+	}
+	return out
+}
