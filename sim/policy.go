@@ -61,6 +61,9 @@ type sweep struct {
 	// version, the others keep their durable one.
 	newFrom, newTo int
 	garbage        bool // the profile offers garbage as a unit's last choice
+	// garbageUnit, if garbage, is the unit of the target that holds
+	// garbage; -1 for none.
+	garbageUnit int
 
 	page, unit int
 }
@@ -79,6 +82,9 @@ func (c *sweep) Choose(label string, n int) int {
 	case diskmodel.LabelUnit:
 		u := c.unit
 		c.unit++
+		if c.garbage && u == c.garbageUnit && c.page-1 == c.target {
+			return n - 1
+		}
 		if u >= c.newFrom && u < c.newTo {
 			if c.garbage {
 				return n - 2
@@ -93,18 +99,26 @@ func (c *sweep) Choose(label string, n int) int {
 // pages have the given shape: for each page, alone lost, alone persisted,
 // and torn at every unit boundary (the units before it new and the rest
 // old, and the reverse) with the other pages lost and with them
-// persisted.
+// persisted; where the profile tears to garbage, also each unit of the
+// page alone garbage, the rest of the page old and new.
 func sweeps(s pageShape, p diskmodel.Profile) []diskmodel.Chooser {
 	var out []diskmodel.Chooser
 	for i, units := range s.units {
 		out = append(out,
-			&sweep{target: i, mode: diskmodel.PagePersisted, others: diskmodel.PageLost},
-			&sweep{target: i, mode: diskmodel.PageLost, others: diskmodel.PagePersisted})
+			&sweep{target: i, mode: diskmodel.PagePersisted, others: diskmodel.PageLost, garbageUnit: -1},
+			&sweep{target: i, mode: diskmodel.PageLost, others: diskmodel.PagePersisted, garbageUnit: -1})
 		for b := 1; b < units; b++ {
 			for _, others := range []int{diskmodel.PageLost, diskmodel.PagePersisted} {
 				out = append(out,
-					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: 0, newTo: b, garbage: p.GarbageTorn},
-					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: b, newTo: units, garbage: p.GarbageTorn})
+					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: 0, newTo: b, garbage: p.GarbageTorn, garbageUnit: -1},
+					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: b, newTo: units, garbage: p.GarbageTorn, garbageUnit: -1})
+			}
+		}
+		if p.GarbageTorn {
+			for u := range units {
+				out = append(out,
+					&sweep{target: i, mode: diskmodel.PageMixed, others: diskmodel.PageLost, garbage: true, garbageUnit: u},
+					&sweep{target: i, mode: diskmodel.PageMixed, others: diskmodel.PageLost, newFrom: 0, newTo: units, garbage: true, garbageUnit: u})
 			}
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gopersy/persy/properties"
 	"github.com/gopersy/persy/sim"
 	"github.com/gopersy/persy/sim/demo"
 	"github.com/gopersy/persy/sim/diskmodel"
@@ -53,7 +54,9 @@ func main() {
 }
 
 // workloads are the workloads the tool knows.
-func workloads() []sim.Workload { return demo.Workloads() }
+func workloads() []sim.Workload {
+	return append(demo.Workloads(), properties.Workloads()...)
+}
 
 func runSim(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("persy sim", flag.ContinueOnError)

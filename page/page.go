@@ -1,0 +1,227 @@
+// Package page is persy-go's page geometry: every page of a file starts
+// with a header carrying its size class, its type, its own address, the
+// sequence number it was written under and a CRC32C of the whole page, so
+// that a torn, stale, misdirected or corrupt page is detected instead of
+// decoded. An all-zero page is never valid.
+//
+// Pages come in power-of-two size classes from MinBytes to MaxBytes. The
+// smallest is a sector: a page never shares a sector with another, so a
+// sector torn to garbage while one page is written never damages a
+// neighbour. The largest is one Storage view.
+package page
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/gopersy/persy/mmapfile"
+)
+
+// Size classes: a page of class c holds 1<<(MinExp+c) bytes.
+const (
+	MinExp     = 9  // 512 bytes, one sector
+	MaxExp     = 20 // 1 MiB, one Storage view
+	Classes    = MaxExp - MinExp + 1
+	MinBytes   = 1 << MinExp
+	MaxBytes   = 1 << MaxExp
+	HeaderSize = 32 // bytes of header at the start of every page
+)
+
+// The header's layout.
+const (
+	crcOff  = 0  // u32 CRC32C of bytes [4, size)
+	expOff  = 4  // u8 size exponent
+	typeOff = 5  // u8 Type
+	zeroOff = 6  // u16, zero
+	addrOff = 8  // u64 the page's own address
+	seqOff  = 16 // u64 the sequence number it was written under
+	usedOff = 24 // u32 payload bytes in use
+	zero2   = 28 // u32, zero
+)
+
+// Type says what a page holds.
+type Type uint8
+
+// The page types. Zero is not a type: an all-zero page is never valid.
+const (
+	TypeRoot     Type = iota + 1 // the file's first page: magic and format version
+	TypeRootSlot                 // one of the two copies of the root state
+	TypeFree                     // a free page on its class's free list
+	TypeJournal                  // a page of the journal
+	TypeData                     // a record's data
+	TypeAddress                  // a segment's address slots
+	TypeIndex                    // a B+tree node
+	typeEnd
+)
+
+var typeNames = [...]string{TypeRoot: "root", TypeRootSlot: "root slot", TypeFree: "free", TypeJournal: "journal",
+	TypeData: "data", TypeAddress: "address", TypeIndex: "index"}
+
+func (t Type) String() string {
+	if t > 0 && t < typeEnd {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("type%d", uint8(t))
+}
+
+// ErrNotPersyFile is returned for a file that is not a persy-go file: no
+// root page with the magic tag, as with a foreign file, an empty file or
+// a file of zeros.
+var ErrNotPersyFile = errors.New("persy: not a persy-go file")
+
+// CorruptError reports a page that fails its checks: a torn or corrupt
+// page, a stale one, one written elsewhere, one beyond the file.
+type CorruptError struct {
+	Page   int64  // the page's address
+	Reason string // what is wrong with it
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("persy: corrupt page at %d: %s", e.Page, e.Reason)
+}
+
+func corrupt(addr int64, format string, a ...any) *CorruptError {
+	return &CorruptError{Page: addr, Reason: fmt.Sprintf(format, a...)}
+}
+
+// Header is what a page says about itself.
+type Header struct {
+	Exp  uint8  // the page holds 1<<Exp bytes
+	Type Type   // what it holds
+	Addr int64  // its own address
+	Seq  uint64 // the sequence number it was written under
+	Used int    // payload bytes in use, at most Capacity(Exp)
+}
+
+// Bytes is the page's size.
+func (h Header) Bytes() int { return 1 << h.Exp }
+
+// Capacity is the payload a page of size exponent exp holds.
+func Capacity(exp uint8) int { return 1<<exp - HeaderSize }
+
+// ExpFor returns the smallest size exponent whose page holds n payload
+// bytes, or false if no page does.
+func ExpFor(n int) (uint8, bool) {
+	for e := uint8(MinExp); e <= MaxExp; e++ {
+		if n <= Capacity(e) {
+			return e, true
+		}
+	}
+	return 0, false
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Encode builds a page from h and payload into buf, which must hold
+// exactly h.Bytes() bytes; h.Used is set to len(payload). The bytes after
+// the payload are zeroed.
+func Encode(buf []byte, h Header, payload []byte) error {
+	if h.Exp < MinExp || h.Exp > MaxExp {
+		return fmt.Errorf("page: size exponent %d outside [%d, %d]", h.Exp, MinExp, MaxExp)
+	}
+	if len(buf) != h.Bytes() {
+		return fmt.Errorf("page: buffer of %d bytes for a page of %d", len(buf), h.Bytes())
+	}
+	if h.Type == 0 || h.Type >= typeEnd {
+		return fmt.Errorf("page: no page type %d", h.Type)
+	}
+	if len(payload) > Capacity(h.Exp) {
+		return fmt.Errorf("page: %d payload bytes exceed a %d-byte page's %d", len(payload), h.Bytes(), Capacity(h.Exp))
+	}
+	if h.Addr < 0 || h.Addr%MinBytes != 0 {
+		return fmt.Errorf("page: address %d is not a multiple of %d", h.Addr, MinBytes)
+	}
+	clear(buf[:HeaderSize])
+	buf[expOff] = h.Exp
+	buf[typeOff] = byte(h.Type)
+	binary.LittleEndian.PutUint64(buf[addrOff:], uint64(h.Addr))
+	binary.LittleEndian.PutUint64(buf[seqOff:], h.Seq)
+	binary.LittleEndian.PutUint32(buf[usedOff:], uint32(len(payload)))
+	n := copy(buf[HeaderSize:], payload)
+	clear(buf[HeaderSize+n:])
+	binary.LittleEndian.PutUint32(buf[crcOff:], crc32.Checksum(buf[expOff:], castagnoli))
+	return nil
+}
+
+// Decode checks the page in buf, read from address addr, and returns its
+// header and its payload (a slice of buf). Every check failing is a
+// *CorruptError: a size that does not match, an unknown type, a CRC
+// mismatch, an address other than addr (a misdirected write), a payload
+// longer than the page.
+func Decode(buf []byte, addr int64) (Header, []byte, error) {
+	if len(buf) < HeaderSize {
+		return Header{}, nil, corrupt(addr, "%d bytes, shorter than a header", len(buf))
+	}
+	h := Header{
+		Exp:  buf[expOff],
+		Type: Type(buf[typeOff]),
+		Addr: int64(binary.LittleEndian.Uint64(buf[addrOff:])),
+		Seq:  binary.LittleEndian.Uint64(buf[seqOff:]),
+		Used: int(binary.LittleEndian.Uint32(buf[usedOff:])),
+	}
+	switch {
+	case h.Exp < MinExp || h.Exp > MaxExp:
+		return h, nil, corrupt(addr, "size exponent %d outside [%d, %d]", h.Exp, MinExp, MaxExp)
+	case len(buf) != h.Bytes():
+		return h, nil, corrupt(addr, "a %d-byte page read as %d bytes", h.Bytes(), len(buf))
+	}
+	if got, want := crc32.Checksum(buf[expOff:], castagnoli), binary.LittleEndian.Uint32(buf[crcOff:]); got != want {
+		return h, nil, corrupt(addr, "checksum %08x, the page says %08x (torn or corrupt)", got, want)
+	}
+	switch {
+	case h.Type == 0 || h.Type >= typeEnd:
+		return h, nil, corrupt(addr, "unknown page type %d", uint8(h.Type))
+	case h.Addr != addr:
+		return h, nil, corrupt(addr, "the page says it belongs at %d (a misdirected write)", h.Addr)
+	case binary.LittleEndian.Uint16(buf[zeroOff:]) != 0 || binary.LittleEndian.Uint32(buf[zero2:]) != 0:
+		return h, nil, corrupt(addr, "reserved header bytes are not zero")
+	case h.Used > Capacity(h.Exp):
+		return h, nil, corrupt(addr, "%d payload bytes in a page holding %d", h.Used, Capacity(h.Exp))
+	case !allZero(buf[HeaderSize+h.Used:]):
+		return h, nil, corrupt(addr, "bytes after the payload are not zero")
+	}
+	return h, buf[HeaderSize : HeaderSize+h.Used], nil
+}
+
+// Read reads and checks the page at addr of s. The payload is borrowed:
+// a view of s, valid until s is closed and changed by later writes.
+func Read(s mmapfile.Storage, addr int64) (Header, []byte, error) {
+	size := s.Size()
+	if addr < 0 || addr%MinBytes != 0 || addr > size-HeaderSize {
+		return Header{}, nil, corrupt(addr, "no page can start there in a file of %d bytes", size)
+	}
+	exp := s.Bytes(addr+expOff, 1)[0]
+	if exp < MinExp || exp > MaxExp {
+		return Header{}, nil, corrupt(addr, "size exponent %d outside [%d, %d]", exp, MinExp, MaxExp)
+	}
+	if n := int64(1) << exp; addr > size-n {
+		return Header{}, nil, corrupt(addr, "a %d-byte page past the end of a file of %d bytes", n, size)
+	}
+	return Decode(s.Bytes(addr, 1<<exp), addr)
+}
+
+// Write encodes a page and writes it at h.Addr of s through buf, which
+// must hold h.Bytes() bytes. It does not sync.
+func Write(s mmapfile.Storage, buf []byte, h Header, payload []byte) error {
+	if err := Encode(buf, h, payload); err != nil {
+		return err
+	}
+	return s.WriteAt(buf, h.Addr)
+}
+
+func allZero(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p) != 0 {
+			return false
+		}
+		p = p[8:]
+	}
+	for _, b := range p {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}

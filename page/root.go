@@ -1,0 +1,222 @@
+package page
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/gopersy/persy/mmapfile"
+)
+
+// The file's fixed layout: the root page, then the two root slots, then
+// the pages the allocator hands out.
+const (
+	RootExp   = 10 // the root page and each slot hold 1 KiB
+	RootAddr  = 0
+	slotBytes = 1 << RootExp
+	// FirstPage is the address of the first allocatable page.
+	FirstPage = 4 * slotBytes
+	// FormatVersion is the version of the file format this build writes;
+	// it reads this version only.
+	FormatVersion = 1
+)
+
+// slotAddr is where the copy of generation gen lives: even generations in
+// the first slot, odd in the second, so a new copy never overwrites the
+// newest valid one.
+func slotAddr(gen uint64) int64 { return slotBytes * int64(1+gen%2) }
+
+// magic opens the root page's payload.
+var magic = []byte("persy-go\x00file\x00\x00\x00") // 16 bytes
+
+// ErrFormatVersion is returned for a persy-go file of a format version
+// this build does not read, such as one written by a newer release.
+var ErrFormatVersion = errors.New("persy: unsupported file format version")
+
+// State is the root state: where every structure of the file starts. Two
+// copies live in the root slots; the valid copy of the highest generation
+// is the state of the file.
+type State struct {
+	// Gen is the generation of this copy; each StoreState adds one.
+	Gen uint64
+	// End is the allocator's frontier: every address from FirstPage up to
+	// End is a page, nothing at or past it is.
+	End int64
+	// FreeHeads is, per size class, the first page of its free list, 0
+	// if the list is empty; FreeCounts its length.
+	FreeHeads  [Classes]int64
+	FreeCounts [Classes]uint64
+	// JournalHead is the first journal page still needed, 0 if none;
+	// JournalSeq the sequence number of that page.
+	JournalHead int64
+	JournalSeq  uint64
+	// Catalog is the first page of the catalogue of segments and
+	// indexes, 0 if there is none yet.
+	Catalog int64
+}
+
+const stateBytes = 8 + 8 + Classes*16 + 8 + 8 + 8
+
+func (st *State) encode() []byte {
+	b := make([]byte, 0, stateBytes)
+	b = binary.LittleEndian.AppendUint64(b, st.Gen)
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.End))
+	for c := range Classes {
+		b = binary.LittleEndian.AppendUint64(b, uint64(st.FreeHeads[c]))
+		b = binary.LittleEndian.AppendUint64(b, st.FreeCounts[c])
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.JournalHead))
+	b = binary.LittleEndian.AppendUint64(b, st.JournalSeq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.Catalog))
+	return b
+}
+
+// decodeState parses and checks a slot's payload: every address it holds
+// must be a page address inside the allocated part of the file.
+func decodeState(addr int64, p []byte) (State, error) {
+	if len(p) != stateBytes {
+		return State{}, corrupt(addr, "root state of %d bytes, want %d", len(p), stateBytes)
+	}
+	u := func() uint64 {
+		v := binary.LittleEndian.Uint64(p)
+		p = p[8:]
+		return v
+	}
+	var st State
+	st.Gen = u()
+	st.End = int64(u())
+	for c := range Classes {
+		st.FreeHeads[c] = int64(u())
+		st.FreeCounts[c] = u()
+	}
+	st.JournalHead = int64(u())
+	st.JournalSeq = u()
+	st.Catalog = int64(u())
+	if st.End < FirstPage || st.End%MinBytes != 0 {
+		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
+	}
+	inside := func(a int64) bool { return a == 0 || a >= FirstPage && a < st.End && a%MinBytes == 0 }
+	for c := range Classes {
+		if !inside(st.FreeHeads[c]) || (st.FreeHeads[c] == 0) != (st.FreeCounts[c] == 0) {
+			return st, corrupt(addr, "free list %d: head %d, %d pages, allocator end %d", c, st.FreeHeads[c], st.FreeCounts[c], st.End)
+		}
+	}
+	if !inside(st.JournalHead) || !inside(st.Catalog) {
+		return st, corrupt(addr, "journal head %d or catalogue %d outside the allocated pages up to %d", st.JournalHead, st.Catalog, st.End)
+	}
+	return st, nil
+}
+
+// Format writes a new file's root page and first root state into s, which
+// must be empty, and makes them, the size and the file's creation durable
+// with Sync.
+func Format(s mmapfile.Storage) (State, error) {
+	if s.Size() != 0 {
+		return State{}, fmt.Errorf("page: format a storage of %d bytes: it must be empty", s.Size())
+	}
+	if err := s.Grow(FirstPage); err != nil {
+		return State{}, err
+	}
+	buf := make([]byte, slotBytes)
+	root := binary.LittleEndian.AppendUint32(append([]byte(nil), magic...), FormatVersion)
+	root = append(root, MinExp, MaxExp)
+	if err := Write(s, buf, Header{Exp: RootExp, Type: TypeRoot, Addr: RootAddr}, root); err != nil {
+		return State{}, err
+	}
+	st := State{Gen: 1, End: FirstPage}
+	if err := Write(s, buf, Header{Exp: RootExp, Type: TypeRootSlot, Addr: slotAddr(st.Gen), Seq: st.Gen}, st.encode()); err != nil {
+		return State{}, err
+	}
+	return st, s.Sync()
+}
+
+// Load checks the root page of s and returns the newest valid root state.
+// A file without the magic tag gives ErrNotPersyFile, another format
+// version ErrFormatVersion, a damaged root page or two invalid slots a
+// *CorruptError.
+func Load(s mmapfile.Storage) (State, error) {
+	if s.Size() < FirstPage {
+		if s.Size() >= HeaderSize+int64(len(magic)) && bytes.Equal(s.Bytes(HeaderSize, len(magic)), magic) {
+			return State{}, corrupt(RootAddr, "a persy-go file truncated to %d bytes", s.Size())
+		}
+		return State{}, fmt.Errorf("%w: %d bytes, too short", ErrNotPersyFile, s.Size())
+	}
+	if !bytes.Equal(s.Bytes(HeaderSize, len(magic)), magic) {
+		return State{}, ErrNotPersyFile
+	}
+	h, p, err := Read(s, RootAddr)
+	if err != nil {
+		return State{}, err
+	}
+	if h.Type != TypeRoot || h.Exp != RootExp || len(p) != len(magic)+6 {
+		return State{}, corrupt(RootAddr, "a %v page of %d bytes with %d payload bytes where the root page belongs", h.Type, h.Bytes(), len(p))
+	}
+	if v := binary.LittleEndian.Uint32(p[len(magic):]); v != FormatVersion {
+		return State{}, fmt.Errorf("%w: the file is format %d, this build reads format %d", ErrFormatVersion, v, FormatVersion)
+	}
+	if p[len(magic)+4] != MinExp || p[len(magic)+5] != MaxExp {
+		return State{}, corrupt(RootAddr, "size classes [%d, %d], want [%d, %d]", p[len(magic)+4], p[len(magic)+5], MinExp, MaxExp)
+	}
+	var (
+		best  State
+		found bool
+		errs  []error
+	)
+	for gen := range uint64(2) {
+		st, err := readSlot(s, slotAddr(gen), gen%2)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !found || st.Gen > best.Gen {
+			best, found = st, true
+		}
+	}
+	if !found {
+		return State{}, fmt.Errorf("persy: no valid root state: %w", errors.Join(errs...))
+	}
+	if best.End > s.Size() {
+		return State{}, corrupt(slotAddr(best.Gen), "the root state's allocator end %d is past the end of the file, %d bytes", best.End, s.Size())
+	}
+	return best, nil
+}
+
+func readSlot(s mmapfile.Storage, addr int64, parity uint64) (State, error) {
+	h, p, err := Read(s, addr)
+	if err != nil {
+		return State{}, err
+	}
+	if h.Type != TypeRootSlot || h.Exp != RootExp {
+		return State{}, corrupt(addr, "a %v page of %d bytes where a root slot belongs", h.Type, h.Bytes())
+	}
+	st, err := decodeState(addr, p)
+	if err != nil {
+		return State{}, err
+	}
+	if st.Gen != h.Seq || st.Gen == 0 || st.Gen%2 != parity {
+		return State{}, corrupt(addr, "root state generation %d in a slot written under %d", st.Gen, h.Seq)
+	}
+	return st, nil
+}
+
+// Store writes st as the next generation of the root state (st.Gen must
+// be the current generation plus one) into the slot not holding the
+// current one, and makes it durable with SyncRange. Everything st points
+// to must be durable before: a crash before Store returns leaves the
+// current generation or st, nothing in between.
+func Store(s mmapfile.Storage, st State) error {
+	if st.Gen == 0 {
+		return fmt.Errorf("page: root state generation 0")
+	}
+	addr := slotAddr(st.Gen)
+	enc := st.encode()
+	if _, err := decodeState(addr, enc); err != nil {
+		return fmt.Errorf("page: refusing to store an invalid root state: %w", err)
+	}
+	buf := make([]byte, slotBytes)
+	if err := Write(s, buf, Header{Exp: RootExp, Type: TypeRootSlot, Addr: addr, Seq: st.Gen}, enc); err != nil {
+		return err
+	}
+	return s.SyncRange(addr, slotBytes)
+}
