@@ -34,19 +34,34 @@ var magic = []byte("persy-go\x00file\x00\x00\x00") // 16 bytes
 // this build does not read, such as one written by a newer release.
 var ErrFormatVersion = errors.New("persy: unsupported file format version")
 
+// MaxLimbo bounds the chunk pages a root state holds in limbo.
+const MaxLimbo = 32
+
+// FreeList is the durable head of one size class's free list: a stack of
+// chunk pages, each a free page of the class listing other free pages of
+// the class (see Allocator).
+type FreeList struct {
+	Top   int64  // the chunk page on top, 0 if the list is empty
+	Used  uint32 // entries of Top already handed out
+	Count uint64 // free pages on the list, chunk pages included
+}
+
 // State is the root state: where every structure of the file starts. Two
 // copies live in the root slots; the valid copy of the highest generation
 // is the state of the file.
 type State struct {
-	// Gen is the generation of this copy; each StoreState adds one.
+	// Gen is the generation of this copy; each Store adds one.
 	Gen uint64
 	// End is the allocator's frontier: every address from FirstPage up to
 	// End is a page, nothing at or past it is.
 	End int64
-	// FreeHeads is, per size class, the first page of its free list, 0
-	// if the list is empty; FreeCounts its length.
-	FreeHeads  [Classes]int64
-	FreeCounts [Classes]uint64
+	// Free holds each size class's free list.
+	Free [Classes]FreeList
+	// Limbo holds chunk pages whose entries are all handed out: free, but
+	// still read by an older root state when they entered limbo. Each is
+	// an address with the page's size exponent in its low bits.
+	Limbo      [MaxLimbo]int64
+	LimboCount int
 	// JournalHead is the first journal page still needed, 0 if none;
 	// JournalSeq the sequence number of that page.
 	JournalHead int64
@@ -56,15 +71,25 @@ type State struct {
 	Catalog int64
 }
 
-const stateBytes = 8 + 8 + Classes*16 + 8 + 8 + 8
+// limboEntry packs a page address and its size exponent.
+func limboEntry(addr int64, exp uint8) int64 { return addr | int64(exp) }
+
+func unpackLimbo(e int64) (int64, uint8) { return e &^ (MinBytes - 1), uint8(e & (MinBytes - 1)) }
+
+const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8
 
 func (st *State) encode() []byte {
 	b := make([]byte, 0, stateBytes)
 	b = binary.LittleEndian.AppendUint64(b, st.Gen)
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.End))
-	for c := range Classes {
-		b = binary.LittleEndian.AppendUint64(b, uint64(st.FreeHeads[c]))
-		b = binary.LittleEndian.AppendUint64(b, st.FreeCounts[c])
+	for _, f := range st.Free {
+		b = binary.LittleEndian.AppendUint64(b, uint64(f.Top))
+		b = binary.LittleEndian.AppendUint32(b, f.Used)
+		b = binary.LittleEndian.AppendUint64(b, f.Count)
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.LimboCount))
+	for _, e := range st.Limbo {
+		b = binary.LittleEndian.AppendUint64(b, uint64(e))
 	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.JournalHead))
 	b = binary.LittleEndian.AppendUint64(b, st.JournalSeq)
@@ -86,9 +111,15 @@ func decodeState(addr int64, p []byte) (State, error) {
 	var st State
 	st.Gen = u()
 	st.End = int64(u())
-	for c := range Classes {
-		st.FreeHeads[c] = int64(u())
-		st.FreeCounts[c] = u()
+	for c := range st.Free {
+		st.Free[c].Top = int64(u())
+		st.Free[c].Used = binary.LittleEndian.Uint32(p)
+		p = p[4:]
+		st.Free[c].Count = u()
+	}
+	limbo := u()
+	for i := range st.Limbo {
+		st.Limbo[i] = int64(u())
 	}
 	st.JournalHead = int64(u())
 	st.JournalSeq = u()
@@ -97,9 +128,19 @@ func decodeState(addr int64, p []byte) (State, error) {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}
 	inside := func(a int64) bool { return a == 0 || a >= FirstPage && a < st.End && a%MinBytes == 0 }
-	for c := range Classes {
-		if !inside(st.FreeHeads[c]) || (st.FreeHeads[c] == 0) != (st.FreeCounts[c] == 0) {
-			return st, corrupt(addr, "free list %d: head %d, %d pages, allocator end %d", c, st.FreeHeads[c], st.FreeCounts[c], st.End)
+	for c, f := range st.Free {
+		if !inside(f.Top) || (f.Top == 0) != (f.Count == 0) || (f.Top == 0 && f.Used != 0) {
+			return st, corrupt(addr, "free list %d: top %d, %d used, %d pages, allocator end %d", c, f.Top, f.Used, f.Count, st.End)
+		}
+	}
+	if limbo > MaxLimbo {
+		return st, corrupt(addr, "%d pages in limbo, at most %d", limbo, MaxLimbo)
+	}
+	st.LimboCount = int(limbo)
+	for i, e := range st.Limbo {
+		a, exp := unpackLimbo(e)
+		if i >= st.LimboCount && e != 0 || i < st.LimboCount && (a == 0 || !inside(a) || exp < MinExp || exp > MaxExp) {
+			return st, corrupt(addr, "limbo entry %d is %#x", i, e)
 		}
 	}
 	if !inside(st.JournalHead) || !inside(st.Catalog) {

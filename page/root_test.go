@@ -25,7 +25,7 @@ func next(st page.State, s mmapfile.Storage, t testing.TB) page.State {
 	st.Gen++
 	st.End += page.MinBytes
 	must(t, s.Grow(st.End))
-	st.FreeHeads[3], st.FreeCounts[3] = page.FirstPage, st.Gen
+	st.Free[3] = page.FreeList{Top: page.FirstPage, Count: st.Gen}
 	st.JournalSeq = st.Gen * 10
 	return st
 }
@@ -140,8 +140,8 @@ func TestStoreRefusesInvalidState(t *testing.T) {
 	for name, bad := range map[string]func(*page.State){
 		"generation 0":       func(st *page.State) { st.Gen = 0 },
 		"end before pages":   func(st *page.State) { st.Gen, st.End = 2, 100 },
-		"head past end":      func(st *page.State) { st.Gen, st.FreeHeads[0], st.FreeCounts[0] = 2, st.End, 1 },
-		"head without count": func(st *page.State) { st.Gen, st.FreeHeads[0] = 2, page.FirstPage },
+		"head past end":      func(st *page.State) { st.Gen, st.Free[0] = 2, page.FreeList{Top: st.End, Count: 1} },
+		"head without count": func(st *page.State) { st.Gen, st.Free[0].Top = 2, page.FirstPage },
 		"journal unaligned":  func(st *page.State) { st.Gen, st.End, st.JournalHead = 2, st.End+page.MinBytes, page.FirstPage+1 },
 	} {
 		b := st

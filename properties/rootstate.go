@@ -27,12 +27,11 @@ func RootState() sim.Workload {
 	return sim.Workload{
 		Name:        "root-state",
 		Description: "format, then store root states through the two slots: the newest acknowledged state or a later one survives, never a mix",
-		New:         func(p diskmodel.Profile) sim.Program { return &rootState{profile: p} },
+		New:         func(p diskmodel.Profile) sim.Program { return &rootState{} },
 	}
 }
 
 type rootState struct {
-	profile   diskmodel.Profile
 	formatted bool                  // Format returned
 	written   map[uint64]page.State // by generation
 	acked     uint64                // the newest generation Store returned for
@@ -72,8 +71,7 @@ func (r *rootState) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		st.Gen++
 		c := ch.Choose("class", page.Classes)
 		if st.End > page.FirstPage {
-			st.FreeHeads[c] = st.End - page.MinBytes
-			st.FreeCounts[c] = st.Gen
+			st.Free[c] = page.FreeList{Top: st.End - page.MinBytes, Used: uint32(st.Gen % 3), Count: st.Gen}
 		}
 		st.JournalSeq = st.Gen * 1000
 		r.written[st.Gen], r.last = st, st.Gen
@@ -85,8 +83,8 @@ func (r *rootState) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	return nil
 }
 
-func (r *rootState) Check(s mmapfile.Storage) error {
-	durable := !r.profile.Media
+func (r *rootState) Check(rb sim.Reboot) error {
+	s, durable := rb.Storage, !rb.Damaged
 	if s == nil {
 		if durable && r.formatted {
 			return fmt.Errorf("the file is gone after Format returned")

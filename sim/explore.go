@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/gopersy/persy/sim/diskmodel"
 	"pgregory.net/rapid"
@@ -25,6 +26,10 @@ type Report struct {
 	States int64
 	// Failures is the number of runs that failed, shrinking included.
 	Failures int
+	// DroppedVersions counts sector versions the disk forgot because a
+	// sector was written more than diskmodel.MaxVersionsPerUnit times
+	// between barriers: crash states not explored.
+	DroppedVersions int64
 	// Minimal is the simplest failure found, nil if none was.
 	Minimal *Schedule
 	// Log holds rapid's messages: its verdict and, on failure, the
@@ -39,6 +44,22 @@ type Report struct {
 func Explore(cfg Config) Report {
 	cfg = cfg.withDefaults()
 	e := &explorer{cfg: cfg, rep: Report{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy}}
+	if p, err := diskmodel.ProfileByName(cfg.Profile.Name); err != nil || p != cfg.Profile {
+		e.rep.Minimal = &Schedule{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(), Crash: NoCrash,
+			Failure: fmt.Sprintf("sim: profile %q is not one of diskmodel.Profiles(): a schedule could not name it", cfg.Profile.Name)}
+		return e.rep
+	}
+	if !isWord(cfg.Workload.Name) {
+		e.rep.Minimal = &Schedule{Workload: "-", Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(), Crash: NoCrash,
+			Failure: fmt.Sprintf("sim: workload name %q is not one word", cfg.Workload.Name)}
+		return e.rep
+	}
+	// rapid asks testing whether the run is -short, which needs testing's
+	// flags registered and parsed even outside go test.
+	if !flag.Parsed() {
+		testing.Init()
+		_ = flag.CommandLine.Parse(nil)
+	}
 	restore := setRapidFlags(cfg)
 	defer restore()
 	tb := &captureTB{name: "sim/" + cfg.Workload.Name + "/" + cfg.Profile.Name + "/" + cfg.Strategy.String()}
@@ -55,7 +76,7 @@ func Explore(cfg Config) Report {
 		// rapid failed without a failing run of ours: its own complaint
 		// (too few valid runs, a flaky run) is the failure.
 		e.rep.Minimal = &Schedule{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(),
-			Crash: NoCrash, Failure: "rapid: " + strings.Join(tb.log, "\n")}
+			Crash: NoCrash, Failure: "rapid: " + strings.Join(tb.log, "\n"), TraceSHA256: NoTrace}
 	}
 	return e.rep
 }
@@ -106,7 +127,7 @@ func (e *explorer) exhaustive(t *rapid.T) *Schedule {
 		if !take {
 			return false
 		}
-		images := []diskmodel.Chooser{lost(), persisted()}
+		images := policies(e.cfg.Profile)
 		if e.cfg.Strategy == Sweep {
 			shape, buf, err := shapeOf(x, e.buf)
 			if err != nil {
@@ -136,7 +157,7 @@ func (e *explorer) exhaustive(t *rapid.T) *Schedule {
 		}
 		return false
 	})
-	e.rep.Yields += int64(len(x.ops))
+	e.count(x)
 	if err != nil && fail == nil {
 		fail = e.schedule(x, NoCrash, run.Choices, nil, err)
 	}
@@ -148,7 +169,7 @@ func (e *explorer) exhaustive(t *rapid.T) *Schedule {
 func (e *explorer) random(t *rapid.T) *Schedule {
 	dry := &diskmodel.Recorder{Inner: diskmodel.Rapid(t)}
 	x, err := execute(e.cfg, dry, nil)
-	e.rep.Yields += int64(len(x.ops))
+	e.count(x)
 	if err != nil {
 		return e.schedule(x, NoCrash, dry.Choices, nil, err)
 	}
@@ -170,7 +191,7 @@ func (e *explorer) random(t *rapid.T) *Schedule {
 		}
 		return true
 	})
-	e.rep.Yields += int64(len(x.ops))
+	e.count(x)
 	switch {
 	case fail != nil:
 		return fail
@@ -185,6 +206,11 @@ func (e *explorer) random(t *rapid.T) *Schedule {
 			fmt.Errorf("sim: the run is not deterministic: its second run ended after %d yields, its first reached yield %d", len(x.ops), crash))
 	}
 	return nil
+}
+
+func (e *explorer) count(x *execution) {
+	e.rep.Yields += int64(len(x.ops))
+	e.rep.DroppedVersions += x.disk.Counters().DroppedVersions
 }
 
 func (e *explorer) schedule(x *execution, crash int64, run, image []diskmodel.Choice, err error) *Schedule {
@@ -207,6 +233,8 @@ func (e *explorer) finish(s *Schedule) {
 	switch {
 	case err != nil:
 		s.Failure = fmt.Sprintf("%s; but the run is not deterministic: replaying it failed: %v", s.Failure, err)
+		s.TraceSHA256 = NoTrace
+		return
 	case res.Failure != s.Failure:
 		s.Failure = fmt.Sprintf("%s; but the run is not deterministic: its replay found %q", s.Failure, res.Failure)
 	}

@@ -4,23 +4,77 @@ import (
 	"github.com/gopersy/persy/sim/diskmodel"
 )
 
-// lost decides the crash image in which nothing unsynced reached the disk.
-func lost() diskmodel.Chooser {
-	return diskmodel.Func(func(string, int) int { return 0 })
+// policy decides a crash image as a whole: whether an unsynced creation
+// and the newest size survive, whether every unsynced page is lost or
+// persisted, and, where the profile allows them, garbage in a never
+// written extension and one media fault.
+type policy struct {
+	created, newSize bool
+	pages            int // diskmodel.PageLost or PagePersisted
+	extendGarbage    bool
+	flipBit          bool // flip one bit in the middle of the file
+	misdirect        bool // the last page's write lands on the first
 }
 
-// persisted decides the crash image in which everything written reached
-// the disk: the creation, the newest size, every page's newest version.
-func persisted() diskmodel.Chooser {
-	return diskmodel.Func(func(label string, n int) int {
-		switch label {
-		case diskmodel.LabelCreated, diskmodel.LabelSize:
-			return n - 1
-		case diskmodel.LabelPage:
-			return diskmodel.PagePersisted
+func (p policy) Choose(label string, n int) int {
+	b := func(v bool) int {
+		if v {
+			return 1
 		}
 		return 0
-	})
+	}
+	switch label {
+	case diskmodel.LabelCreated:
+		return b(p.created)
+	case diskmodel.LabelSize:
+		return b(p.newSize) * (n - 1)
+	case diskmodel.LabelPage:
+		return p.pages
+	case diskmodel.LabelExtendGarbage:
+		return b(p.extendGarbage)
+	case diskmodel.LabelBitFlip:
+		return b(p.flipBit)
+	case diskmodel.LabelFlipBit:
+		return n / 2
+	case diskmodel.LabelMisdirect:
+		return b(p.misdirect)
+	case diskmodel.LabelMisdirectFrom:
+		return n - 1
+	}
+	return 0
+}
+
+// policies lists the whole-image policies for a profile: every
+// combination of creation, size and pages lost or persisted (the old size
+// with pages written back is a state Linux produces), then the profile's
+// garbage and media faults on top of the likeliest combinations.
+// Combinations a crash point does not ask about come out as the same
+// image and are checked once.
+func policies(p diskmodel.Profile) []diskmodel.Chooser {
+	var out []diskmodel.Chooser
+	for _, created := range []bool{false, true} {
+		for _, newSize := range []bool{false, true} {
+			for _, pages := range []int{diskmodel.PageLost, diskmodel.PagePersisted} {
+				out = append(out, policy{created: created, newSize: newSize, pages: pages})
+			}
+		}
+	}
+	all := policy{created: true, newSize: true, pages: diskmodel.PagePersisted}
+	sizeOnly := policy{created: true, newSize: true, pages: diskmodel.PageLost}
+	if p.GarbageOnExtend {
+		for _, q := range []policy{all, sizeOnly} {
+			q.extendGarbage = true
+			out = append(out, q)
+		}
+	}
+	if p.Media {
+		for _, q := range []policy{all, {created: true}} {
+			flip, mis := q, q
+			flip.flipBit, mis.misdirect = true, true
+			out = append(out, flip, mis)
+		}
+	}
+	return out
 }
 
 // pageShape is what a crash image may do to the pages holding unsynced

@@ -129,6 +129,9 @@ func ReplayFile(path string, workloads []Workload) (*Schedule, Result, error) {
 	if i < 0 {
 		return s, Result{}, fmt.Errorf("sim: %s: no workload %q here", path, s.Workload)
 	}
+	if s.TraceSHA256 == NoTrace {
+		return s, Result{}, fmt.Errorf("sim: %s: the run was not deterministic when this failure was found; it has no trace to reproduce: %s", path, s.Failure)
+	}
 	res, err := Replay(s, workloads[i])
 	if err != nil {
 		return s, res, fmt.Errorf("%s: %w", path, err)

@@ -23,6 +23,10 @@ const ScheduleVersion = 1
 // crash involved.
 const NoCrash = -1
 
+// NoTrace is the trace hash of a schedule that did not replay when it was
+// found: a nondeterministic run. ReplayFile reports it as such.
+const NoTrace = "none"
+
 // MaxScheduleBytes bounds the schedule files ParseSchedule accepts.
 const MaxScheduleBytes = 64 << 20
 
@@ -154,7 +158,7 @@ func ParseSchedule(data []byte) (*Schedule, error) {
 	if s.Failure, err = strconv.Unquote(vals[7]); err != nil {
 		return nil, fmt.Errorf("sim: schedule line 8: the failure is not a quoted string: %w", err)
 	}
-	if len(s.TraceSHA256) != 64 || strings.Trim(s.TraceSHA256, "0123456789abcdef") != "" {
+	if s.TraceSHA256 != NoTrace && (len(s.TraceSHA256) != 64 || strings.Trim(s.TraceSHA256, "0123456789abcdef") != "") {
 		return nil, fmt.Errorf("sim: schedule line 9: %q is not a SHA-256 in hex", s.TraceSHA256)
 	}
 	return s, nil
@@ -214,6 +218,9 @@ func (s *Schedule) WriteFiles(dir string) (string, error) {
 		return "", fmt.Errorf("sim: %w", err)
 	}
 	hash := s.TraceSHA256
+	if hash == NoTrace {
+		hash = fmt.Sprintf("notrace-%d", len(s.Failure))
+	}
 	if len(hash) > 12 {
 		hash = hash[:12]
 	}

@@ -36,13 +36,24 @@ type Program interface {
 	// workload would and returns nil; an error means the workload itself
 	// went wrong, and the runner reports it as a failure.
 	Run(s mmapfile.Storage, ch diskmodel.Chooser) error
-	// Check is called at crash points while Run is paused, with the
-	// storage a reboot after the crash finds: a fresh simulated disk
-	// holding the crash image, or nil if the crash left no file. It
-	// reopens whatever Run built and returns an error if the recovered
-	// state breaks an invariant given what Run had been told was durable
-	// when the crash happened. It must not change the Program.
-	Check(s mmapfile.Storage) error
+	// Check is called at crash points while Run is paused, with what a
+	// reboot after the crash finds. It reopens whatever Run built and
+	// returns an error if the recovered state breaks an invariant given
+	// what Run had been told was durable when the crash happened. It may
+	// write to the rebooted storage (recovery does); it must not change
+	// the Program.
+	Check(r Reboot) error
+}
+
+// A Reboot is what a machine finds after a crash.
+type Reboot struct {
+	// Storage is a fresh simulated disk holding the crash image, nil if
+	// the crash left no file.
+	Storage mmapfile.Storage
+	// Damaged reports a media fault in the image (a flipped bit, a
+	// misdirected page write): durability is not promised for it, only
+	// that the damage is detected, never read as data.
+	Damaged bool
 }
 
 // A Workload names a Program the runner can explore and replay.
@@ -66,11 +77,12 @@ type Strategy uint8
 // The strategies.
 const (
 	// Barriers crashes just before and just after every barrier, and at
-	// the end, with every unsynced write lost and with every one
-	// persisted.
+	// the end, with whole-image policies: an unsynced creation lost or
+	// kept, the old size or the newest, every unsynced page lost or
+	// persisted, and the profile's garbage and media faults.
 	Barriers Strategy = iota + 1
 	// Yields crashes at every yield point (every Every-th with Every set)
-	// with every unsynced write lost and with every one persisted.
+	// with the same policies.
 	Yields
 	// Sweep crashes before every barrier and at the end and takes, for
 	// each page holding unsynced writes, the images where that page alone
@@ -210,20 +222,35 @@ func (x *execution) crash() {
 // yield, reboots onto it and runs the check. It returns the check's
 // failure and the image.
 func (x *execution) state(ch diskmodel.Chooser, buf []byte) (*diskmodel.Image, error) {
-	img, err := x.disk.CrashImage(relay{ch}, buf)
+	w := &damageWatch{inner: ch}
+	img, err := x.disk.CrashImage(relay{w}, buf)
 	if err != nil {
 		return nil, err
 	}
-	var s mmapfile.Storage
+	r := Reboot{Damaged: w.damaged}
 	if img.Exists {
 		d, err := diskmodel.FromImage(img, diskmodel.Options{Profile: x.cfg.Profile})
 		if err != nil {
 			return img, fmt.Errorf("sim: reboot onto the crash image: %w", err)
 		}
-		s = d
+		r.Storage = d
 	}
-	err = protect("the check", func() error { return x.prog.Check(s) })
+	err = protect("the check", func() error { return x.prog.Check(r) })
 	return img, err
+}
+
+// damageWatch notes whether an image's decisions put a media fault in it.
+type damageWatch struct {
+	inner   diskmodel.Chooser
+	damaged bool
+}
+
+func (w *damageWatch) Choose(label string, n int) int {
+	v := w.inner.Choose(label, n)
+	if (label == diskmodel.LabelBitFlip || label == diskmodel.LabelMisdirect) && v == 1 {
+		w.damaged = true
+	}
+	return v
 }
 
 // gate passes decisions to inner until the machine crashes, then answers

@@ -71,6 +71,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *checks <= 0 {
+		fmt.Fprintf(stderr, "persy sim: -checks %d: want at least 1\n", *checks)
+		return 2
+	}
 	if *replay {
 		return replayFiles(fs.Args(), stdout, stderr)
 	}
@@ -132,7 +136,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "persy sim: %d runs per row, seed %d (rerun with -seed %d)\n\n", *checks, *seed, *seed)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tprofile\tstrategy\truns\tyields\tcrash states\tstates/s\tfailures\tverdict\t")
-	var runs, states, bad int64
+	var runs, states, bad, dropped int64
 	var total time.Duration
 	for _, r := range rows {
 		verdict := "clean"
@@ -146,6 +150,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%d\t%s\t\n", r.rep.Workload, r.rep.Profile, r.rep.Strategy,
 			r.rep.Runs, r.rep.Yields, r.rep.States, float64(r.rep.States)/r.elapsed.Seconds(), r.rep.Failures, verdict)
+		dropped += r.rep.DroppedVersions
 		runs += int64(r.rep.Runs)
 		states += r.rep.States
 		total += r.elapsed
@@ -153,6 +158,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(tw, "total\t\t\t%d\t\t%d\t%.0f\t\t\t\n", runs, states, float64(states)/total.Seconds())
 	_ = tw.Flush()
 
+	if dropped > 0 {
+		fmt.Fprintf(stdout, "\n%d sector versions dropped past %d per sector between barriers: crash states not explored\n", dropped, diskmodel.MaxVersionsPerUnit)
+	}
 	var found []string
 	for _, r := range rows {
 		if s := r.rep.Minimal; s != nil {

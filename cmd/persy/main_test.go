@@ -11,14 +11,14 @@ import (
 func TestSimTable(t *testing.T) {
 	var out, errs bytes.Buffer
 	dir := t.TempDir()
-	code := runSim([]string{"-checks", "20", "-seed", "5", "-strategy", "barriers,random", "-profile", "linux-strict", "-out", dir}, &out, &errs)
+	code := runSim([]string{"-checks", "20", "-seed", "5", "-strategy", "barriers,sweep", "-profile", "linux-strict", "-out", dir}, &out, &errs)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errs.String())
 	}
 	table := out.String()
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^\s+append-log\s+linux-strict\s+barriers\s+20\s+\d+\s+[1-9]\d*\s+\d+\s+0\s+clean$`),
-		regexp.MustCompile(`(?m)^\s+append-log-missing-barrier\s+linux-strict\s+random\s+\d+\s+\d+\s+[1-9]\d*\s+\d+\s+[1-9]\d*\s+caught$`),
+		regexp.MustCompile(`(?m)^\s+append-log\s+linux-strict\s+barriers\s+\d+\s+\d+\s+[1-9]\d*\s+\d+\s+0\s+clean$`),
+		regexp.MustCompile(`(?m)^\s+append-log-missing-barrier\s+linux-strict\s+sweep\s+\d+\s+\d+\s+[1-9]\d*\s+\d+\s+[1-9]\d*\s+caught$`),
 		regexp.MustCompile(`every correct workload clean, every broken one caught`),
 	} {
 		if !want.MatchString(table) {

@@ -44,7 +44,7 @@ func AppendLog() sim.Workload {
 	return sim.Workload{
 		Name:        "append-log",
 		Description: "checksummed append-only log, every barrier in place: acknowledged records survive, nothing torn is read",
-		New:         func(p diskmodel.Profile) sim.Program { return &appendLog{profile: p} },
+		New:         func(p diskmodel.Profile) sim.Program { return &appendLog{} },
 	}
 }
 
@@ -56,7 +56,7 @@ func AppendLogMissingBarrier() sim.Workload {
 		Name:        "append-log-missing-barrier",
 		Description: "the same log without the Sync after growing the file: the runner must find acknowledged records lost",
 		Broken:      true,
-		New:         func(p diskmodel.Profile) sim.Program { return &appendLog{profile: p, skipGrowSync: true} },
+		New:         func(p diskmodel.Profile) sim.Program { return &appendLog{skipGrowSync: true} },
 	}
 }
 
@@ -66,7 +66,6 @@ func Workloads() []sim.Workload {
 }
 
 type appendLog struct {
-	profile      diskmodel.Profile
 	skipGrowSync bool
 
 	written [][]byte // payloads written, in order
@@ -147,11 +146,11 @@ func (l *appendLog) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 
 // Check reads the log back: it must hold a prefix of the records written,
 // each exactly as written, at least as long as the acknowledged ones. On
-// a disk with media faults durability is not promised (a flipped bit in
-// an acknowledged record loses it and the rest); only wrong data is a
+// an image with a media fault durability is not promised (a flipped bit
+// in an acknowledged record loses it and the rest); only wrong data is a
 // failure there.
-func (l *appendLog) Check(s mmapfile.Storage) error {
-	durable := !l.profile.Media
+func (l *appendLog) Check(r sim.Reboot) error {
+	s, durable := r.Storage, !r.Damaged
 	if s == nil {
 		if durable && l.created {
 			return fmt.Errorf("demo: the log file is gone after its creation was synced")

@@ -136,6 +136,8 @@ type Disk struct {
 	dSize    int64  // durable size
 	sizes    []int64
 	hist     [][][]byte // per unit: versions written since its last barrier
+	backed   []bool     // per unit: some version of it reached the disk
+	took     []bool     // per unit, while an image is made: a newer version taken
 	dirty    []int      // units with a history
 	sorted   bool
 	created  bool // the creation is durable
@@ -171,6 +173,9 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 	d.live.write(img.Data, 0)
 	copy(d.shadow, img.Data)
 	copy(d.durable, img.Data)
+	for u := range (len(img.Data) + d.unit - 1) / d.unit {
+		d.backed[u] = true
+	}
 	d.dSize, d.sizes = d.size, nil
 	return d, nil
 }
@@ -199,6 +204,7 @@ func (d *Disk) Crashed() bool {
 func (d *Disk) Err() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.scanned = 0 // the engine may have run since the last yield
 	return d.checkBypassLocked()
 }
 
@@ -299,6 +305,8 @@ func (d *Disk) growLocked(size int64) error {
 	d.durable = append(d.durable, make([]byte, whole-int64(len(d.durable)))...)
 	units := int(whole) / d.unit
 	d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
+	d.backed = append(d.backed, make([]bool, units-len(d.backed))...)
+	d.took = append(d.took, make([]bool, units-len(d.took))...)
 	d.size = size
 	d.sizes = append(d.sizes, size)
 	return nil
@@ -316,6 +324,16 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 	}
 	if err := mmapfile.CheckWrite(off, len(p), d.size); err != nil {
 		return err
+	}
+	// A store into a view that this write would cover up must not go
+	// unseen: the kernel could have written it back already.
+	if d.bypass == nil {
+		if i := d.live.diffRange(d.shadow, off, int64(len(p))); i >= 0 {
+			d.bypass = &BypassError{Off: i}
+		}
+	}
+	if d.bypass != nil {
+		return d.bypass
 	}
 	d.live.write(p, off)
 	copy(d.shadow[off:], p)
@@ -335,16 +353,16 @@ func (d *Disk) record(u int) {
 	cur := d.shadow[u*d.unit : (u+1)*d.unit]
 	h := d.hist[u]
 	last := d.durable[u*d.unit : (u+1)*d.unit]
-	if len(h) == 0 {
+	if h == nil {
 		d.dirty = append(d.dirty, u)
 		d.sorted = false
-	} else {
+		h = [][]byte{} // dirty, with the durable version only so far
+		d.hist[u] = h
+	}
+	if len(h) > 0 {
 		last = h[len(h)-1]
 	}
 	if bytes.Equal(last, cur) {
-		if len(h) == 0 {
-			d.hist[u] = [][]byte{} // dirty, with the durable version only
-		}
 		return
 	}
 	if len(h) == MaxVersionsPerUnit {
@@ -428,6 +446,7 @@ func (d *Disk) persistLocked(lo, hi int) {
 			continue
 		}
 		copy(d.durable[u*d.unit:(u+1)*d.unit], d.shadow[u*d.unit:(u+1)*d.unit])
+		d.backed[u] = true
 		d.c.HistoryBytes -= int64(len(d.hist[u]) * d.unit)
 		d.hist[u] = nil
 	}

@@ -50,6 +50,7 @@ const (
 func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ch = clamped{ch}
 	if err := d.checkBypassLocked(); err != nil {
 		return nil, err
 	}
@@ -110,6 +111,9 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 				}
 				v = ch.Choose(LabelUnit, n)
 			}
+			if v > 0 {
+				d.took[u] = true
+			}
 			switch {
 			case v == 0: // durable version, already copied
 			case v <= len(h):
@@ -120,17 +124,17 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 		}
 	}
 	if p.GarbageOnExtend && size > d.dSize && ch.Choose(LabelExtendGarbage, 2) == 1 {
-		// The extension's units that were never written back hold garbage.
+		// The extension's bytes in units no version of which reached the
+		// disk, before or in this image, hold garbage.
 		for u := int(d.dSize) / d.unit; int64(u*d.unit) < size; u++ {
-			lo := int64(u * d.unit)
-			if lo < d.dSize {
+			if d.backed[u] || d.took[u] {
 				continue
 			}
-			dst := data[lo:min(lo+int64(d.unit), size)]
-			if allZero(dst) {
-				garbageFill(dst)
-			}
+			garbageFill(data[max(int64(u*d.unit), d.dSize):min(int64(u+1)*int64(d.unit), size)])
 		}
+	}
+	for _, u := range d.dirty {
+		d.took[u] = false
 	}
 	if p.Media && size > 0 {
 		d.mediaFaults(ch, data)
@@ -167,11 +171,10 @@ func grow(buf []byte, n int) []byte {
 	return make([]byte, n)
 }
 
-func allZero(p []byte) bool {
-	for _, b := range p {
-		if b != 0 {
-			return false
-		}
-	}
-	return true
+// clamped keeps a Chooser's answers in range, so a faulty Chooser cannot
+// make an image index out of bounds.
+type clamped struct{ ch Chooser }
+
+func (c clamped) Choose(label string, n int) int {
+	return min(max(c.ch.Choose(label, n), 0), max(n, 1)-1)
 }

@@ -68,3 +68,20 @@ func (l *live) diff(want []byte, size int64) int64 {
 	}
 	return -1
 }
+
+// diffRange returns the first byte of [off, off+n) where a generation
+// differs from want, or -1.
+func (l *live) diffRange(want []byte, off, n int64) int64 {
+	for _, g := range l.gens {
+		hi := min(int64(len(g)), off+n)
+		if off >= hi || bytes.Equal(g[off:hi], want[off:hi]) {
+			continue
+		}
+		for i := off; i < hi; i++ {
+			if g[i] != want[i] {
+				return i
+			}
+		}
+	}
+	return -1
+}
