@@ -1,0 +1,326 @@
+package page
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gopersy/persy/mmapfile"
+)
+
+// GrowBytes is the least the allocator grows the file by: growing is a
+// system call and its size becomes durable only with a Sync.
+const GrowBytes = 64 << 10
+
+// chunkHead is the bytes before a chunk page's entries: prev u64, the
+// entries of prev already handed out u32, the entry count u32.
+const chunkHead = 16
+
+// Allocator hands out pages by size class and takes them back.
+//
+// Each class's free pages form a stack of chunk pages: a chunk is itself
+// a free page of the class whose payload lists other free pages of the
+// class and links to the chunk below. The root state holds the top chunk
+// and how many of its entries are handed out. Chunks are written only
+// when they are made, into a page freed before, and never changed after,
+// so a crash leaves every chunk an older root state reads intact:
+//
+//   - Allocate hands out the top chunk's entries. The durable state still
+//     counts them free until the next Commit, and may: nothing reads a
+//     free page's content.
+//   - A chunk whose entries are all handed out enters limbo: it leaves its
+//     list with the next Commit but is handed out only after that Commit,
+//     because the root state before it still reads it.
+//   - Free and Release make pages pending; the next Commit lists them in
+//     new chunks (or trims them off the end) and only then may they be
+//     handed out again: a page is reused only after its freeing is
+//     durable.
+//
+// Allocator is not safe for concurrent use.
+type Allocator struct {
+	s        mmapfile.Storage
+	st       State            // the state now; st.Gen is the generation stored last
+	limboGen [MaxLimbo]uint64 // the generation that first stored each limbo entry
+	pending  []Ref            // freed, listed by the next Commit
+	isFree   map[int64]bool   // pending addresses, to refuse a double free
+	owners   map[uint64][]Ref // freed by an owner that has not released them
+	buf      []byte
+	err      error // the first barrier failure: the allocator is done
+}
+
+// Ref names a page: its address and size exponent.
+type Ref struct {
+	Addr int64
+	Exp  uint8
+}
+
+// Bytes is the page's size.
+func (r Ref) Bytes() int64 { return 1 << r.Exp }
+
+// NewAllocator returns the allocator of a file whose root state, just
+// loaded or formatted, is st.
+func NewAllocator(s mmapfile.Storage, st State) *Allocator {
+	return &Allocator{s: s, st: st, isFree: map[int64]bool{}, owners: map[uint64][]Ref{}}
+}
+
+// State returns the allocator's state now, with what it handed out and
+// took back since the last Commit.
+func (a *Allocator) State() State { return a.st }
+
+// Allocate returns a page of size exponent exp for the caller to write.
+// It is not durable: until a Commit stores a state that has it handed
+// out, a crash returns it to free.
+func (a *Allocator) Allocate(exp uint8) (Ref, error) {
+	if a.err != nil {
+		return Ref{}, a.err
+	}
+	if exp < MinExp || exp > MaxExp {
+		return Ref{}, fmt.Errorf("page: allocate: size exponent %d outside [%d, %d]", exp, MinExp, MaxExp)
+	}
+	f := &a.st.Free[exp-MinExp]
+	for f.Top != 0 {
+		entries, prev, prevUsed, err := a.chunk(f.Top, exp)
+		if err != nil {
+			return Ref{}, err
+		}
+		if int(f.Used) < len(entries) {
+			addr := entries[len(entries)-1-int(f.Used)]
+			if addr < FirstPage || addr%MinBytes != 0 || addr > a.st.End-(1<<exp) {
+				return Ref{}, corrupt(f.Top, "free-list entry %d is %d, not a page below %d", len(entries)-1-int(f.Used), addr, a.st.End)
+			}
+			f.Used++
+			f.Count--
+			return Ref{addr, exp}, nil
+		}
+		if a.st.LimboCount == MaxLimbo {
+			break // the exhausted chunk stays on top until limbo drains
+		}
+		a.st.Limbo[a.st.LimboCount] = limboEntry(f.Top, exp)
+		a.limboGen[a.st.LimboCount] = a.st.Gen + 1
+		a.st.LimboCount++
+		f.Top, f.Used = prev, prevUsed
+		f.Count--
+	}
+	for i := range a.st.LimboCount {
+		addr, e := unpackLimbo(a.st.Limbo[i])
+		if e == exp && a.limboGen[i] <= a.st.Gen {
+			a.dropLimbo(i)
+			return Ref{addr, exp}, nil
+		}
+	}
+	r := Ref{a.st.End, exp}
+	if end := r.Addr + r.Bytes(); end > a.s.Size() {
+		if err := a.s.Grow(max(end, a.s.Size()+GrowBytes)); err != nil {
+			return Ref{}, err
+		}
+	}
+	a.st.End += r.Bytes()
+	return r, nil
+}
+
+func (a *Allocator) dropLimbo(i int) {
+	n := a.st.LimboCount
+	copy(a.st.Limbo[i:n], a.st.Limbo[i+1:n])
+	copy(a.limboGen[i:n], a.limboGen[i+1:n])
+	a.st.Limbo[n-1], a.limboGen[n-1] = 0, 0
+	a.st.LimboCount--
+}
+
+// chunk reads the chunk page at addr of class exp.
+func (a *Allocator) chunk(addr int64, exp uint8) (entries []int64, prev int64, prevUsed uint32, err error) {
+	return readChunk(a.s, addr, exp, a.st.End)
+}
+
+func readChunk(s mmapfile.Storage, addr int64, exp uint8, end int64) (entries []int64, prev int64, prevUsed uint32, err error) {
+	h, p, err := Read(s, addr)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if h.Type != TypeFree || h.Exp != exp {
+		return nil, 0, 0, corrupt(addr, "a %v page of %d bytes on the free list of %d-byte pages", h.Type, h.Bytes(), 1<<exp)
+	}
+	if len(p) < chunkHead {
+		return nil, 0, 0, corrupt(addr, "a free-list chunk of %d bytes", len(p))
+	}
+	prev = int64(binary.LittleEndian.Uint64(p))
+	prevUsed = binary.LittleEndian.Uint32(p[8:])
+	n := int(binary.LittleEndian.Uint32(p[12:]))
+	if n != (len(p)-chunkHead)/8 || len(p) != chunkHead+8*n {
+		return nil, 0, 0, corrupt(addr, "a free-list chunk claims %d entries in %d bytes", n, len(p))
+	}
+	// Entries are checked where they are used: those already handed out
+	// may lie past an end trimmed since.
+	entries = make([]int64, n)
+	for i := range entries {
+		entries[i] = int64(binary.LittleEndian.Uint64(p[chunkHead+8*i:]))
+	}
+	if prev != 0 && (prev < FirstPage || prev%MinBytes != 0 || prev > end-(1<<exp)) {
+		return nil, 0, 0, corrupt(addr, "free-list chunk links to %d, not a page below %d", prev, end)
+	}
+	if prev == 0 && prevUsed != 0 {
+		return nil, 0, 0, corrupt(addr, "free-list chunk at the bottom says %d entries below are used", prevUsed)
+	}
+	return entries, prev, prevUsed, nil
+}
+
+// Free makes r pending: the next Commit lists it free, and only then is
+// it handed out again. r must be a page no durable structure reads: the
+// Commit writes into it.
+func (a *Allocator) Free(r Ref) error {
+	if a.err != nil {
+		return a.err
+	}
+	if r.Exp < MinExp || r.Exp > MaxExp || r.Addr < FirstPage || r.Addr%MinBytes != 0 || r.Addr > a.st.End-r.Bytes() {
+		return fmt.Errorf("page: free %d-byte page at %d: not a page below %d", r.Bytes(), r.Addr, a.st.End)
+	}
+	if a.isFree[r.Addr] {
+		return fmt.Errorf("page: free page at %d twice", r.Addr)
+	}
+	a.isFree[r.Addr] = true
+	a.pending = append(a.pending, r)
+	return nil
+}
+
+// FreeLater records that owner freed r but may still read it (a snapshot,
+// a transaction not yet cleaned): Release makes it pending.
+func (a *Allocator) FreeLater(owner uint64, r Ref) {
+	a.owners[owner] = append(a.owners[owner], r)
+}
+
+// Release makes every page owner freed pending, in the order freed.
+func (a *Allocator) Release(owner uint64) error {
+	rs := a.owners[owner]
+	delete(a.owners, owner)
+	for i, r := range rs {
+		if err := a.Free(r); err != nil {
+			a.owners[owner] = rs[i:]
+			return err
+		}
+	}
+	return nil
+}
+
+// Pending returns the pages freed and not yet listed by a Commit, then
+// those held by owners (by owner, in the order freed).
+func (a *Allocator) Pending() []Ref {
+	out := slices.Clone(a.pending)
+	owners := make([]uint64, 0, len(a.owners))
+	for o := range a.owners {
+		owners = append(owners, o)
+	}
+	slices.Sort(owners)
+	for _, o := range owners {
+		out = append(out, a.owners[o]...)
+	}
+	return out
+}
+
+// Commit makes the allocator's state durable together with the caller's:
+// it writes the chunks listing the pending pages, lets update set the
+// root state's other fields, makes everything written so far durable with
+// Sync (the chunks, the caller's pages, the file size) and then stores the
+// root state. A failure leaves the allocator unusable: the storage is
+// poisoned, the way on is reopening.
+func (a *Allocator) Commit(update func(*State)) error {
+	if a.err != nil {
+		return a.err
+	}
+	next := a.st
+	next.Gen++
+	// Limbo pages stored by an earlier Commit are read by no root state
+	// now, and Allocate hands them out directly. When limbo fills up,
+	// they are listed as ordinary free pages to make room.
+	pending := slices.Clone(a.pending)
+	var limboGen [MaxLimbo]uint64
+	kept := 0
+	drain := next.LimboCount > MaxLimbo/2
+	for i := range next.LimboCount {
+		addr, exp := unpackLimbo(next.Limbo[i])
+		if drain && a.limboGen[i] <= a.st.Gen {
+			pending = append(pending, Ref{addr, exp})
+			continue
+		}
+		next.Limbo[kept], limboGen[kept] = next.Limbo[i], a.limboGen[i]
+		kept++
+	}
+	clear(next.Limbo[kept:])
+	next.LimboCount = kept
+	pending = trimTail(&next, pending)
+	for c := range Classes {
+		exp := uint8(MinExp + c)
+		var rs []Ref
+		for _, r := range pending {
+			if r.Exp == exp {
+				rs = append(rs, r)
+			}
+		}
+		if err := a.writeChunks(&next, exp, rs); err != nil {
+			return a.fail(err)
+		}
+	}
+	if update != nil {
+		update(&next)
+		next.Gen = a.st.Gen + 1
+	}
+	if err := a.s.Sync(); err != nil {
+		return a.fail(err)
+	}
+	if err := Store(a.s, next); err != nil {
+		return a.fail(err)
+	}
+	a.st, a.limboGen = next, limboGen
+	a.pending = nil
+	clear(a.isFree)
+	return nil
+}
+
+func (a *Allocator) fail(err error) error {
+	a.err = fmt.Errorf("%w by a failed commit: %w", ErrAllocatorDone, err)
+	return err
+}
+
+// trimTail takes the pending pages that end the allocated space off it,
+// as long as one does, and returns the rest.
+func trimTail(st *State, pending []Ref) []Ref {
+	for {
+		i := slices.IndexFunc(pending, func(r Ref) bool { return r.Addr+r.Bytes() == st.End })
+		if i < 0 {
+			return pending
+		}
+		st.End = pending[i].Addr
+		pending = slices.Delete(pending, i, i+1)
+	}
+}
+
+// writeChunks pushes chunks listing rs onto class exp's list in st: each
+// chunk is one of rs, listing as many of the rest as it holds.
+func (a *Allocator) writeChunks(st *State, exp uint8, rs []Ref) error {
+	f := &st.Free[exp-MinExp]
+	perChunk := (Capacity(exp) - chunkHead) / 8
+	for len(rs) > 0 {
+		chunk := rs[0]
+		entries := rs[1:min(len(rs), 1+perChunk)]
+		rs = rs[len(entries)+1:]
+		p := make([]byte, chunkHead, chunkHead+8*len(entries))
+		binary.LittleEndian.PutUint64(p, uint64(f.Top))
+		binary.LittleEndian.PutUint32(p[8:], f.Used)
+		binary.LittleEndian.PutUint32(p[12:], uint32(len(entries)))
+		for _, e := range entries {
+			p = binary.LittleEndian.AppendUint64(p, uint64(e.Addr))
+		}
+		if cap(a.buf) < int(chunk.Bytes()) {
+			a.buf = make([]byte, chunk.Bytes())
+		}
+		h := Header{Exp: exp, Type: TypeFree, Addr: chunk.Addr, Seq: st.Gen}
+		if err := Write(a.s, a.buf[:chunk.Bytes()], h, p); err != nil {
+			return err
+		}
+		f.Top, f.Used = chunk.Addr, 0
+		f.Count += uint64(1 + len(entries))
+	}
+	return nil
+}
+
+// ErrAllocatorDone is wrapped by every call after a failed Commit.
+var ErrAllocatorDone = errors.New("page: allocator stopped")

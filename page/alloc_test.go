@@ -1,0 +1,221 @@
+package page_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+	"pgregory.net/rapid"
+)
+
+// allocModel drives an Allocator with a model of who owns what.
+type allocModel struct {
+	s       *mmapfile.Memory
+	a       *page.Allocator
+	owned   []page.Ref     // allocated and written, in order
+	freed   map[int64]bool // freed since the last Commit: not to be handed out
+	later   map[uint64][]page.Ref
+	content map[int64]byte
+	buf     []byte
+}
+
+func newAllocModel(t *rapid.T) *allocModel {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(s)
+	must(t, err)
+	return &allocModel{s: s, a: page.NewAllocator(s, st), freed: map[int64]bool{}, later: map[uint64][]page.Ref{}, content: map[int64]byte{}}
+}
+
+func (m *allocModel) check(t *rapid.T) {
+	var pending []page.Ref
+	pending = append(pending, m.a.Pending()...)
+	if errs := page.Check(m.s, m.a.State(), m.owned, pending); len(errs) > 0 {
+		t.Fatalf("Check: %v", errs)
+	}
+}
+
+func (m *allocModel) allocate(t *rapid.T) {
+	exp := uint8(rapid.IntRange(page.MinExp, page.MinExp+2).Draw(t, "exp"))
+	r, err := m.a.Allocate(exp)
+	must(t, err)
+	if m.freed[r.Addr] {
+		t.Fatalf("page %d handed out before its freeing was committed", r.Addr)
+	}
+	if slices.ContainsFunc(m.owned, func(o page.Ref) bool { return o.Addr == r.Addr }) {
+		t.Fatalf("page %d handed out twice", r.Addr)
+	}
+	b := byte(len(m.owned) + 1)
+	if cap(m.buf) < int(r.Bytes()) {
+		m.buf = make([]byte, r.Bytes())
+	}
+	must(t, page.Write(m.s, m.buf[:r.Bytes()], page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, []byte{b}))
+	m.owned = append(m.owned, r)
+	m.content[r.Addr] = b
+}
+
+func (m *allocModel) free(t *rapid.T, later bool) {
+	if len(m.owned) == 0 {
+		t.Skip("nothing owned")
+	}
+	i := rapid.IntRange(0, len(m.owned)-1).Draw(t, "victim")
+	r := m.owned[i]
+	m.owned = slices.Delete(m.owned, i, i+1)
+	m.freed[r.Addr] = true
+	if later {
+		owner := uint64(rapid.IntRange(1, 3).Draw(t, "owner"))
+		m.a.FreeLater(owner, r)
+		m.later[owner] = append(m.later[owner], r)
+		return
+	}
+	must(t, m.a.Free(r))
+}
+
+func (m *allocModel) commit(t *rapid.T) {
+	must(t, m.a.Commit(nil))
+	clear(m.freed)
+	// Pages held by owners stay unusable until released.
+	for _, rs := range m.later {
+		for _, r := range rs {
+			m.freed[r.Addr] = true
+		}
+	}
+	// What was committed reloads as the same state, and the owned pages
+	// kept their content.
+	st, err := page.Load(m.s)
+	must(t, err)
+	if st != m.a.State() {
+		t.Fatalf("reloaded %+v, committed %+v", st, m.a.State())
+	}
+	for _, r := range m.owned {
+		_, p, err := page.Read(m.s, r.Addr)
+		must(t, err)
+		if len(p) != 1 || p[0] != m.content[r.Addr] {
+			t.Fatalf("page %d holds %x, wrote %x", r.Addr, p, m.content[r.Addr])
+		}
+	}
+}
+
+func TestAllocatorModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := newAllocModel(t)
+		t.Repeat(map[string]func(*rapid.T){
+			"allocate":  m.allocate,
+			"free":      func(t *rapid.T) { m.free(t, false) },
+			"freeLater": func(t *rapid.T) { m.free(t, true) },
+			"release": func(t *rapid.T) {
+				owner := uint64(rapid.IntRange(1, 3).Draw(t, "owner"))
+				must(t, m.a.Release(owner))
+				delete(m.later, owner)
+			},
+			"commit": m.commit,
+			"":       m.check,
+		})
+	})
+}
+
+func TestAllocatorReuseAndTrim(t *testing.T) {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(s)
+	must(t, err)
+	a := page.NewAllocator(s, st)
+	var rs []page.Ref
+	buf := make([]byte, page.MinBytes)
+	for range 5 {
+		r, err := a.Allocate(page.MinExp)
+		must(t, err)
+		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
+		rs = append(rs, r)
+	}
+	if rs[0].Addr != page.FirstPage || rs[4].Addr != page.FirstPage+4*page.MinBytes {
+		t.Fatalf("a new file allocates from the first page on: %v", rs)
+	}
+	must(t, a.Commit(nil))
+	must(t, a.Free(rs[1]))
+	must(t, a.Free(rs[2]))
+	must(t, a.Free(rs[4]))
+	if err := a.Free(rs[4]); err == nil {
+		t.Error("a double free was accepted")
+	}
+	if err := a.Free(page.Ref{Addr: 1 << 30, Exp: page.MinExp}); err == nil {
+		t.Error("freeing a page past the end was accepted")
+	}
+	// Before the commit no freed page comes back.
+	r, err := a.Allocate(page.MinExp)
+	must(t, err)
+	if r.Addr != rs[4].Addr+page.MinBytes {
+		t.Fatalf("before the commit: allocated %d", r.Addr)
+	}
+	must(t, a.Free(r))
+	must(t, a.Commit(nil))
+	// The last two pages were trimmed off the end; the other two are a
+	// chunk and its one entry.
+	if got := a.State().End; got != rs[4].Addr {
+		t.Fatalf("end %d after trimming, want %d", got, rs[4].Addr)
+	}
+	if errs := page.Check(s, a.State(), []page.Ref{rs[0], rs[3]}, nil); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// After the commit the chunk's entry comes back; the chunk itself
+	// goes to limbo, and until the next commit allocation extends the file.
+	for _, want := range []int64{rs[2].Addr, rs[4].Addr} {
+		if r, err := a.Allocate(page.MinExp); err != nil || r.Addr != want {
+			t.Fatalf("allocated %d, %v; want %d", r.Addr, err, want)
+		}
+	}
+	must(t, a.Commit(nil))
+	if r, err := a.Allocate(page.MinExp); err != nil || r.Addr != rs[1].Addr {
+		t.Fatalf("after the next commit allocated %d, %v; want the chunk page %d", r.Addr, err, rs[1].Addr)
+	}
+}
+
+func TestCheckFindsViolations(t *testing.T) {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(s)
+	must(t, err)
+	a := page.NewAllocator(s, st)
+	var rs []page.Ref
+	buf := make([]byte, page.MinBytes)
+	for range 4 {
+		r, err := a.Allocate(page.MinExp)
+		must(t, err)
+		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
+		rs = append(rs, r)
+	}
+	must(t, a.Free(rs[0]))
+	must(t, a.Free(rs[1]))
+	must(t, a.Commit(nil))
+	st = a.State()
+	owned := []page.Ref{rs[2], rs[3]}
+	if errs := page.Check(s, st, owned, nil); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, c := range map[string]struct {
+		st        page.State
+		reachable []page.Ref
+	}{
+		"leak":              {st, owned[:1]},
+		"free and used":     {st, append(slices.Clone(owned), rs[0])},
+		"reachable twice":   {st, append(slices.Clone(owned), rs[2])},
+		"beyond the end":    {st, append(slices.Clone(owned), page.Ref{Addr: st.End, Exp: page.MinExp})},
+		"wrong count":       {func() page.State { b := st; b.Free[0].Count++; return b }(), owned},
+		"head at used page": {func() page.State { b := st; b.Free[0].Top = rs[2].Addr; return b }(), owned},
+		"wrong size class":  {st, []page.Ref{rs[2], {Addr: rs[3].Addr, Exp: page.MinExp + 1}}},
+	} {
+		errs := page.Check(s, c.st, c.reachable, nil)
+		if len(errs) == 0 {
+			t.Errorf("%s: no violation found", name)
+			continue
+		}
+		for _, err := range errs {
+			if !isCorrupt(err) {
+				t.Errorf("%s: %v is not a *CorruptError", name, err)
+			}
+		}
+		t.Log(name, fmt.Sprint(errs))
+	}
+}

@@ -1,0 +1,245 @@
+package properties
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+	"github.com/gopersy/persy/sim"
+	"github.com/gopersy/persy/sim/diskmodel"
+)
+
+// Allocator runs random rounds of allocating and writing pages, freeing
+// some, and committing. Ownership lives in a directory page the root
+// state's catalogue points to, rewritten copy-on-write each round: the
+// pages owned, and the pages the round freed, which become free only at
+// the next commit (the role the journal's cleanup plays in the engine).
+// After a crash: the directory is the one of an acknowledged round or a
+// later one; every owned page reads back as written; Check finds owned,
+// free, pending and allocator pages covering the file exactly; and after
+// recovery frees the pending pages and commits, nothing is leaked.
+func Allocator() sim.Workload {
+	return sim.Workload{
+		Name:        "allocator",
+		Description: "allocate, write, free and commit pages in rounds: after a crash Check passes, owned pages read back, recovery leaves no leak",
+		New:         func(diskmodel.Profile) sim.Program { return &allocWorkload{} },
+	}
+}
+
+type allocWorkload struct {
+	// dirs holds each round's directory by the root generation that
+	// stores it; acked is the generation of the last Commit returned.
+	dirs  map[uint64]directory
+	acked uint64
+	last  uint64
+}
+
+// directory is what a round's directory page lists.
+type directory struct {
+	owned   []ownedPage
+	pending []page.Ref
+}
+
+type ownedPage struct {
+	page.Ref
+	content byte
+}
+
+var dirMagic = []byte("allocator-dir")
+
+const dirExp = 11
+
+func (d directory) encode() []byte {
+	b := append([]byte(nil), dirMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(d.owned)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(d.pending)))
+	for _, o := range d.owned {
+		b = binary.LittleEndian.AppendUint64(b, uint64(o.Addr)|uint64(o.Exp))
+		b = append(b, o.content)
+	}
+	for _, r := range d.pending {
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.Addr)|uint64(r.Exp))
+	}
+	return b
+}
+
+func decodeDirectory(p []byte) (directory, error) {
+	var d directory
+	if !bytes.HasPrefix(p, dirMagic) || len(p) < len(dirMagic)+8 {
+		return d, errors.New("not a directory page")
+	}
+	p = p[len(dirMagic):]
+	no, np := int(binary.LittleEndian.Uint32(p)), int(binary.LittleEndian.Uint32(p[4:]))
+	p = p[8:]
+	if len(p) != no*9+np*8 {
+		return d, fmt.Errorf("a directory of %d owned and %d pending pages in %d bytes", no, np, len(p))
+	}
+	ref := func(v uint64) page.Ref {
+		return page.Ref{Addr: int64(v &^ (page.MinBytes - 1)), Exp: uint8(v & (page.MinBytes - 1))}
+	}
+	for range no {
+		d.owned = append(d.owned, ownedPage{ref(binary.LittleEndian.Uint64(p)), p[8]})
+		p = p[9:]
+	}
+	for range np {
+		d.pending = append(d.pending, ref(binary.LittleEndian.Uint64(p)))
+		p = p[8:]
+	}
+	return d, nil
+}
+
+func (w *allocWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	if err := w.run(s, ch); err != nil && !sim.IsInjected(err) {
+		return err
+	}
+	return nil
+}
+
+func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	w.dirs = map[uint64]directory{1: {}}
+	w.last = 1
+	st, err := page.Format(s)
+	if err != nil {
+		return err
+	}
+	w.acked = st.Gen
+	a := page.NewAllocator(s, st)
+	var (
+		owned  []ownedPage
+		dirRef page.Ref
+		buf    = make([]byte, 1<<dirExp)
+		next   byte
+	)
+	write := func(r page.Ref, payload []byte) error {
+		return page.Write(s, buf[:r.Bytes()], page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr, Seq: w.last + 1}, payload)
+	}
+	for range 1 + ch.Choose("rounds", 6) {
+		for range ch.Choose("allocations", 5) {
+			r, err := a.Allocate(uint8(page.MinExp + ch.Choose("class", 3)))
+			if err != nil {
+				return err
+			}
+			next++
+			if err := write(r, []byte{next}); err != nil {
+				return err
+			}
+			owned = append(owned, ownedPage{r, next})
+		}
+		var freed []page.Ref
+		for range ch.Choose("frees", 4) {
+			if len(owned) == 0 {
+				break
+			}
+			i := ch.Choose("victim", len(owned))
+			freed = append(freed, owned[i].Ref)
+			owned = slices.Delete(owned, i, i+1)
+		}
+		// The new directory lists the pages still owned, and as pending
+		// those freed and the old directory: they are free once this
+		// round is durable and the next commit lists them.
+		newDir, err := a.Allocate(dirExp)
+		if err != nil {
+			return err
+		}
+		if dirRef.Addr != 0 {
+			freed = append(freed, dirRef)
+		}
+		d := directory{owned: slices.Clone(owned), pending: freed}
+		if err := write(newDir, d.encode()); err != nil {
+			return err
+		}
+		gen := w.last + 1
+		w.dirs[gen], w.last = d, gen
+		if err := a.Commit(func(st *page.State) { st.Catalog = newDir.Addr }); err != nil {
+			return err
+		}
+		w.acked, dirRef = gen, newDir
+		for _, r := range freed {
+			if err := a.Free(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *allocWorkload) Check(rb sim.Reboot) error {
+	err := w.check(rb)
+	if rb.Damaged && !errors.Is(err, errWrongData) {
+		return nil // detected damage is all a media fault promises
+	}
+	return err
+}
+
+var errWrongData = errors.New("wrong data")
+
+func (w *allocWorkload) check(rb sim.Reboot) error {
+	s := rb.Storage
+	if s == nil {
+		if w.acked > 0 {
+			return errors.New("the file is gone after Format returned")
+		}
+		return nil
+	}
+	st, err := page.Load(s)
+	if err != nil {
+		if w.acked == 0 {
+			return nil // the format was cut short
+		}
+		return fmt.Errorf("load: %w", err)
+	}
+	want, ok := w.dirs[st.Gen]
+	if !ok || st.Gen > w.last {
+		return fmt.Errorf("%w: root generation %d was never stored (last %d)", errWrongData, st.Gen, w.last)
+	}
+	if st.Gen < w.acked {
+		return fmt.Errorf("root generation %d, but %d was acknowledged", st.Gen, w.acked)
+	}
+	var got directory
+	var reachable []page.Ref
+	if st.Catalog != 0 {
+		h, p, err := page.Read(s, st.Catalog)
+		if err != nil {
+			return fmt.Errorf("the directory: %w", err)
+		}
+		if got, err = decodeDirectory(p); err != nil {
+			return fmt.Errorf("%w: the directory at %d: %v", errWrongData, st.Catalog, err)
+		}
+		reachable = append(reachable, page.Ref{Addr: st.Catalog, Exp: h.Exp})
+	}
+	if !slices.Equal(got.owned, want.owned) || !slices.Equal(got.pending, want.pending) {
+		return fmt.Errorf("%w: generation %d's directory reads %v, was written %v", errWrongData, st.Gen, got, want)
+	}
+	for _, o := range got.owned {
+		_, p, err := page.Read(s, o.Addr)
+		if err != nil {
+			return fmt.Errorf("owned page: %w", err)
+		}
+		if len(p) != 1 || p[0] != o.content {
+			return fmt.Errorf("%w: owned page %d holds %x, was written %x", errWrongData, o.Addr, p, o.content)
+		}
+		reachable = append(reachable, o.Ref)
+	}
+	if errs := page.Check(s, st, reachable, got.pending); len(errs) > 0 {
+		return fmt.Errorf("after the crash: %w", errors.Join(errs...))
+	}
+	// Recovery: free what the last round left pending, commit, and find
+	// nothing leaked.
+	a := page.NewAllocator(s, st)
+	for _, r := range got.pending {
+		if err := a.Free(r); err != nil {
+			return fmt.Errorf("recovery: %w", err)
+		}
+	}
+	if err := a.Commit(nil); err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	if errs := page.Check(s, a.State(), reachable, nil); len(errs) > 0 {
+		return fmt.Errorf("after recovery: %w", errors.Join(errs...))
+	}
+	return nil
+}
