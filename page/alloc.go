@@ -23,8 +23,8 @@ const chunkHead = 16
 // a free page of the class whose payload lists other free pages of the
 // class and links to the chunk below. The root state holds the top chunk
 // and how many of its entries are handed out. Chunks are written only
-// when they are made, into a page freed before, and never changed after,
-// so a crash leaves every chunk an older root state reads intact:
+// when they are made, into a page allocated for them, and never changed
+// after, so a crash leaves every chunk an older root state reads intact:
 //
 //   - Allocate hands out the top chunk's entries. The durable state still
 //     counts them free until the next Commit, and may: nothing reads a
@@ -32,10 +32,16 @@ const chunkHead = 16
 //   - A chunk whose entries are all handed out enters limbo: it leaves its
 //     list with the next Commit but is handed out only after that Commit,
 //     because the root state before it still reads it.
-//   - Free and Release make pages pending; the next Commit lists them in
-//     new chunks (or trims them off the end) and only then may they be
+//   - Free and Release make pages pending; the next Commit puts them in
+//     limbo (or, when limbo is full, lists them in new chunks), in the
+//     same root state that stops reading them, and only then may they be
 //     handed out again: a page is reused only after its freeing is
-//     durable.
+//     durable. A Commit finding limbo more than half full moves its
+//     durable pages to the lists.
+//   - A Commit trims durable limbo pages that end the file off the end.
+//     Trimming only ever moves the end over pages free in the durable
+//     root state, so a page the durable state reads is never handed out
+//     by extension either.
 //
 // Allocator is not safe for concurrent use.
 type Allocator struct {
@@ -165,8 +171,8 @@ func readChunk(s mmapfile.Storage, addr int64, exp uint8, end int64) (entries []
 }
 
 // Free makes r pending: the next Commit lists it free, and only then is
-// it handed out again. r must be a page no durable structure reads: the
-// Commit writes into it.
+// it handed out again. The root state that Commit stores must not read r;
+// older ones may.
 func (a *Allocator) Free(r Ref) error {
 	if a.err != nil {
 		return a.err
@@ -217,36 +223,57 @@ func (a *Allocator) Pending() []Ref {
 }
 
 // Commit makes the allocator's state durable together with the caller's:
-// it writes the chunks listing the pending pages, lets update set the
-// root state's other fields, makes everything written so far durable with
-// Sync (the chunks, the caller's pages, the file size) and then stores the
-// root state. A failure leaves the allocator unusable: the storage is
-// poisoned, the way on is reopening.
+// it lists the pending pages in new chunks (or trims them off the end),
+// lets update set the root state's other fields, makes everything written
+// so far durable with Sync (the chunks, the caller's pages, the file
+// size) and then stores the root state. The pages freed since the last
+// Commit become free in the same root state that stops reading them, so
+// a caller may free the pages its own update stops using. A failure
+// leaves the allocator unusable: the storage is poisoned, the way on is
+// reopening.
 func (a *Allocator) Commit(update func(*State)) error {
 	if a.err != nil {
 		return a.err
 	}
-	next := a.st
-	next.Gen++
-	// Limbo pages stored by an earlier Commit are read by no root state
-	// now, and Allocate hands them out directly. When limbo fills up,
-	// they are listed as ordinary free pages to make room.
-	pending := slices.Clone(a.pending)
-	var limboGen [MaxLimbo]uint64
-	kept := 0
-	drain := next.LimboCount > MaxLimbo/2
-	for i := range next.LimboCount {
-		addr, exp := unpackLimbo(next.Limbo[i])
-		if drain && a.limboGen[i] <= a.st.Gen {
-			pending = append(pending, Ref{addr, exp})
+	gen := a.st.Gen + 1
+	pending := a.pending
+	a.pending = nil
+	// Trim the end: pages in limbo since an earlier Commit are free in
+	// the durable root state, so the end may move down over them.
+	for {
+		i := a.durableLimboAt(a.st.End)
+		if i < 0 {
+			break
+		}
+		addr, _ := unpackLimbo(a.st.Limbo[i])
+		a.dropLimbo(i)
+		a.st.End = addr
+	}
+	// Freed pages wait in limbo, recorded in the root state: free once it
+	// is durable, handed out directly after, trimmed off the end by the
+	// next Commit. When limbo holds more than half its room, the pages
+	// an earlier Commit put there go to the free lists in new chunks.
+	var listed []Ref
+	if a.st.LimboCount > MaxLimbo/2 {
+		for i := 0; i < a.st.LimboCount; {
+			if a.limboGen[i] <= a.st.Gen {
+				addr, exp := unpackLimbo(a.st.Limbo[i])
+				listed = append(listed, Ref{addr, exp})
+				a.dropLimbo(i)
+				continue
+			}
+			i++
+		}
+	}
+	for _, r := range pending {
+		if a.st.LimboCount == MaxLimbo {
+			listed = append(listed, r)
 			continue
 		}
-		next.Limbo[kept], limboGen[kept] = next.Limbo[i], a.limboGen[i]
-		kept++
+		a.st.Limbo[a.st.LimboCount], a.limboGen[a.st.LimboCount] = limboEntry(r.Addr, r.Exp), gen
+		a.st.LimboCount++
 	}
-	clear(next.Limbo[kept:])
-	next.LimboCount = kept
-	pending = trimTail(&next, pending)
+	pending = listed
 	for c := range Classes {
 		exp := uint8(MinExp + c)
 		var rs []Ref
@@ -255,24 +282,34 @@ func (a *Allocator) Commit(update func(*State)) error {
 				rs = append(rs, r)
 			}
 		}
-		if err := a.writeChunks(&next, exp, rs); err != nil {
+		if err := a.writeChunks(gen, exp, rs); err != nil {
 			return a.fail(err)
 		}
 	}
 	if update != nil {
-		update(&next)
-		next.Gen = a.st.Gen + 1
+		update(&a.st)
 	}
+	a.st.Gen = gen
 	if err := a.s.Sync(); err != nil {
 		return a.fail(err)
 	}
-	if err := Store(a.s, next); err != nil {
+	if err := Store(a.s, a.st); err != nil {
 		return a.fail(err)
 	}
-	a.st, a.limboGen = next, limboGen
-	a.pending = nil
 	clear(a.isFree)
 	return nil
+}
+
+// durableLimboAt returns the index of a limbo page ending at end that an
+// earlier Commit stored, or -1.
+func (a *Allocator) durableLimboAt(end int64) int {
+	for i := range a.st.LimboCount {
+		addr, exp := unpackLimbo(a.st.Limbo[i])
+		if addr+1<<exp == end && a.limboGen[i] <= a.st.Gen {
+			return i
+		}
+	}
+	return -1
 }
 
 func (a *Allocator) fail(err error) error {
@@ -280,28 +317,20 @@ func (a *Allocator) fail(err error) error {
 	return err
 }
 
-// trimTail takes the pending pages that end the allocated space off it,
-// as long as one does, and returns the rest.
-func trimTail(st *State, pending []Ref) []Ref {
-	for {
-		i := slices.IndexFunc(pending, func(r Ref) bool { return r.Addr+r.Bytes() == st.End })
-		if i < 0 {
-			return pending
-		}
-		st.End = pending[i].Addr
-		pending = slices.Delete(pending, i, i+1)
-	}
-}
-
-// writeChunks pushes chunks listing rs onto class exp's list in st: each
-// chunk is one of rs, listing as many of the rest as it holds.
-func (a *Allocator) writeChunks(st *State, exp uint8, rs []Ref) error {
-	f := &st.Free[exp-MinExp]
+// writeChunks pushes chunks listing rs onto class exp's list. Each chunk
+// goes into a page allocated for it, which nothing the durable root state
+// reads (a free page's content is no one's); the pages of rs are only
+// listed, since the durable root state may still read them.
+func (a *Allocator) writeChunks(gen uint64, exp uint8, rs []Ref) error {
 	perChunk := (Capacity(exp) - chunkHead) / 8
 	for len(rs) > 0 {
-		chunk := rs[0]
-		entries := rs[1:min(len(rs), 1+perChunk)]
-		rs = rs[len(entries)+1:]
+		entries := rs[:min(len(rs), perChunk)]
+		rs = rs[len(entries):]
+		chunk, err := a.Allocate(exp)
+		if err != nil {
+			return err
+		}
+		f := &a.st.Free[exp-MinExp]
 		p := make([]byte, chunkHead, chunkHead+8*len(entries))
 		binary.LittleEndian.PutUint64(p, uint64(f.Top))
 		binary.LittleEndian.PutUint32(p[8:], f.Used)
@@ -312,7 +341,7 @@ func (a *Allocator) writeChunks(st *State, exp uint8, rs []Ref) error {
 		if cap(a.buf) < int(chunk.Bytes()) {
 			a.buf = make([]byte, chunk.Bytes())
 		}
-		h := Header{Exp: exp, Type: TypeFree, Addr: chunk.Addr, Seq: st.Gen}
+		h := Header{Exp: exp, Type: TypeFree, Addr: chunk.Addr, Seq: gen}
 		if err := Write(a.s, a.buf[:chunk.Bytes()], h, p); err != nil {
 			return err
 		}

@@ -151,24 +151,84 @@ func TestAllocatorReuseAndTrim(t *testing.T) {
 	}
 	must(t, a.Free(r))
 	must(t, a.Commit(nil))
-	// The last two pages were trimmed off the end; the other two are a
-	// chunk and its one entry.
-	if got := a.State().End; got != rs[4].Addr {
-		t.Fatalf("end %d after trimming, want %d", got, rs[4].Addr)
+	// The four freed pages wait in limbo; the next commit trims the two
+	// that end the file.
+	if got := a.State(); got.End != r.Addr+page.MinBytes || got.LimboCount != 4 {
+		t.Fatalf("after the commit: end %d, %d in limbo", got.End, got.LimboCount)
 	}
 	if errs := page.Check(s, a.State(), []page.Ref{rs[0], rs[3]}, nil); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	// After the commit the chunk's entry comes back; the chunk itself
-	// goes to limbo, and until the next commit allocation extends the file.
-	for _, want := range []int64{rs[2].Addr, rs[4].Addr} {
+	must(t, a.Commit(nil))
+	if got := a.State(); got.End != rs[4].Addr || got.LimboCount != 2 {
+		t.Fatalf("after the next commit: end %d, %d in limbo; want %d, 2", got.End, got.LimboCount, rs[4].Addr)
+	}
+	if errs := page.Check(s, a.State(), []page.Ref{rs[0], rs[3]}, nil); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// The other two come back, then allocation extends the file.
+	for _, want := range []int64{rs[1].Addr, rs[2].Addr, rs[4].Addr} {
 		if r, err := a.Allocate(page.MinExp); err != nil || r.Addr != want {
 			t.Fatalf("allocated %d, %v; want %d", r.Addr, err, want)
 		}
 	}
+}
+
+// TestAllocatorChunks frees more pages than limbo holds, so that they are
+// listed in chunks, and allocates them back.
+func TestAllocatorChunks(t *testing.T) {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(s)
+	must(t, err)
+	a := page.NewAllocator(s, st)
+	buf := make([]byte, page.MinBytes)
+	var rs []page.Ref
+	for range 3 * page.MaxLimbo {
+		r, err := a.Allocate(page.MinExp)
+		must(t, err)
+		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
+		rs = append(rs, r)
+	}
 	must(t, a.Commit(nil))
-	if r, err := a.Allocate(page.MinExp); err != nil || r.Addr != rs[1].Addr {
-		t.Fatalf("after the next commit allocated %d, %v; want the chunk page %d", r.Addr, err, rs[1].Addr)
+	// Free every other page, so nothing can be trimmed.
+	var kept, freed []page.Ref
+	for i, r := range rs {
+		if i%2 == 0 {
+			freed = append(freed, r)
+			must(t, a.Free(r))
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	must(t, a.Commit(nil))
+	must(t, a.Commit(nil)) // limbo more than half full: its pages go to chunks
+	st = a.State()
+	if st.Free[0].Count == 0 {
+		t.Fatalf("nothing listed: %+v", st)
+	}
+	if errs := page.Check(s, st, kept, nil); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// Allocating as many pages hands the freed ones out again, but for
+	// the chunk pages that held them, which wait in limbo for a commit.
+	end := st.End
+	reused := 0
+	for range len(freed) {
+		r, err := a.Allocate(page.MinExp)
+		must(t, err)
+		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
+		kept = append(kept, r)
+		if r.Addr < end {
+			reused++
+		}
+	}
+	if chunks := len(freed) - reused; chunks < 1 || chunks > 2 {
+		t.Errorf("%d of %d freed pages handed out again", reused, len(freed))
+	}
+	must(t, a.Commit(nil))
+	if errs := page.Check(s, a.State(), kept, nil); len(errs) > 0 {
+		t.Fatal(errs)
 	}
 }
 

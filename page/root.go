@@ -37,6 +37,9 @@ var ErrFormatVersion = errors.New("persy: unsupported file format version")
 // MaxLimbo bounds the chunk pages a root state holds in limbo.
 const MaxLimbo = 32
 
+// MaxJournalSpare bounds the journal's spare pages in a root state.
+const MaxJournalSpare = 16
+
 // FreeList is the durable head of one size class's free list: a stack of
 // chunk pages, each a free page of the class listing other free pages of
 // the class (see Allocator).
@@ -66,6 +69,10 @@ type State struct {
 	// JournalSeq the sequence number of that page.
 	JournalHead int64
 	JournalSeq  uint64
+	// JournalSpare holds pages allocated to the journal and not yet
+	// written, durably its own before a journal page links to them.
+	JournalSpare      [MaxJournalSpare]int64
+	JournalSpareCount int
 	// Catalog is the first page of the catalogue of segments and
 	// indexes, 0 if there is none yet.
 	Catalog int64
@@ -76,7 +83,7 @@ func limboEntry(addr int64, exp uint8) int64 { return addr | int64(exp) }
 
 func unpackLimbo(e int64) (int64, uint8) { return e &^ (MinBytes - 1), uint8(e & (MinBytes - 1)) }
 
-const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8
+const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8
 
 func (st *State) encode() []byte {
 	b := make([]byte, 0, stateBytes)
@@ -94,6 +101,10 @@ func (st *State) encode() []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.JournalHead))
 	b = binary.LittleEndian.AppendUint64(b, st.JournalSeq)
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.Catalog))
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.JournalSpareCount))
+	for _, e := range st.JournalSpare {
+		b = binary.LittleEndian.AppendUint64(b, uint64(e))
+	}
 	return b
 }
 
@@ -124,6 +135,10 @@ func decodeState(addr int64, p []byte) (State, error) {
 	st.JournalHead = int64(u())
 	st.JournalSeq = u()
 	st.Catalog = int64(u())
+	spares := u()
+	for i := range st.JournalSpare {
+		st.JournalSpare[i] = int64(u())
+	}
 	if st.End < FirstPage || st.End%MinBytes != 0 {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}
@@ -141,6 +156,15 @@ func decodeState(addr int64, p []byte) (State, error) {
 		a, exp := unpackLimbo(e)
 		if i >= st.LimboCount && e != 0 || i < st.LimboCount && (a == 0 || !inside(a) || exp < MinExp || exp > MaxExp) {
 			return st, corrupt(addr, "limbo entry %d is %#x", i, e)
+		}
+	}
+	if spares > MaxJournalSpare {
+		return st, corrupt(addr, "%d journal spare pages, at most %d", spares, MaxJournalSpare)
+	}
+	st.JournalSpareCount = int(spares)
+	for i, e := range st.JournalSpare {
+		if i >= st.JournalSpareCount && e != 0 || i < st.JournalSpareCount && (e == 0 || !inside(e)) {
+			return st, corrupt(addr, "journal spare %d is %d", i, e)
 		}
 	}
 	if !inside(st.JournalHead) || !inside(st.Catalog) {

@@ -110,7 +110,12 @@ func (e *explorer) prop(t *rapid.T) {
 // strategy, checks every image of its policies, stopping at the first
 // failure.
 func (e *explorer) exhaustive(t *rapid.T) *Schedule {
-	run := &diskmodel.Recorder{Inner: diskmodel.Rapid(t)}
+	return e.exhaustiveWith(diskmodel.Rapid(t))
+}
+
+// exhaustiveWith is exhaustive with the run's decisions taken from ch.
+func (e *explorer) exhaustiveWith(ch diskmodel.Chooser) *Schedule {
+	run := &diskmodel.Recorder{Inner: ch}
 	var fail *Schedule
 	afterBarrier := false
 	x, err := execute(e.cfg, run, func(x *execution, op diskmodel.Op) bool {
@@ -322,3 +327,31 @@ func (c *captureTB) FailNow() {
 }
 func (c *captureTB) Fail()        { c.failed = true }
 func (c *captureTB) Failed() bool { return c.failed }
+
+// Regress runs the workload run that schedule s recorded again, with the
+// same run decisions, and crashes it with every exhaustive strategy at
+// every point, on the schedule's profile. It returns the first failure
+// found, nil if none. A committed schedule of a fixed bug stays a
+// regression test this way even as the engine's writes change, which
+// would make its recorded image decisions no longer fit.
+func Regress(s *Schedule, w Workload) (*Schedule, error) {
+	if s.Workload != w.Name {
+		return nil, fmt.Errorf("sim: the schedule is for workload %q, not %q", s.Workload, w.Name)
+	}
+	profile, err := diskmodel.ProfileByName(s.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("sim: regress: %w", err)
+	}
+	for _, st := range []Strategy{Barriers, Yields, Sweep} {
+		e := &explorer{cfg: Config{Workload: w, Profile: profile, Strategy: st}.withDefaults()}
+		run := &diskmodel.Replay{Choices: s.Run}
+		if f := e.exhaustiveWith(run); f != nil {
+			e.finish(f)
+			return f, nil
+		}
+		if err := run.Err(); err != nil {
+			return nil, fmt.Errorf("sim: the schedule's run no longer fits workload %s: %w", w.Name, err)
+		}
+	}
+	return nil, nil
+}
