@@ -32,7 +32,7 @@ func newAllocModel(t *rapid.T) *allocModel {
 func (m *allocModel) check(t *rapid.T) {
 	var pending []page.Ref
 	pending = append(pending, m.a.Pending()...)
-	if errs := page.Check(m.s, m.a.State(), m.owned, pending); len(errs) > 0 {
+	if errs := page.Check(m.s, m.a.State(), page.Owned{Reachable: m.owned, Pending: pending}); len(errs) > 0 {
 		t.Fatalf("Check: %v", errs)
 	}
 }
@@ -156,14 +156,14 @@ func TestAllocatorReuseAndTrim(t *testing.T) {
 	if got := a.State(); got.End != r.Addr+page.MinBytes || got.LimboCount != 4 {
 		t.Fatalf("after the commit: end %d, %d in limbo", got.End, got.LimboCount)
 	}
-	if errs := page.Check(s, a.State(), []page.Ref{rs[0], rs[3]}, nil); len(errs) > 0 {
+	if errs := page.Check(s, a.State(), page.Owned{Reachable: []page.Ref{rs[0], rs[3]}}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	must(t, a.Commit(nil))
 	if got := a.State(); got.End != rs[4].Addr || got.LimboCount != 2 {
 		t.Fatalf("after the next commit: end %d, %d in limbo; want %d, 2", got.End, got.LimboCount, rs[4].Addr)
 	}
-	if errs := page.Check(s, a.State(), []page.Ref{rs[0], rs[3]}, nil); len(errs) > 0 {
+	if errs := page.Check(s, a.State(), page.Owned{Reachable: []page.Ref{rs[0], rs[3]}}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	// The other two come back, then allocation extends the file.
@@ -207,7 +207,7 @@ func TestAllocatorChunks(t *testing.T) {
 	if st.Free[0].Count == 0 {
 		t.Fatalf("nothing listed: %+v", st)
 	}
-	if errs := page.Check(s, st, kept, nil); len(errs) > 0 {
+	if errs := page.Check(s, st, page.Owned{Reachable: kept}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	// Allocating as many pages hands the freed ones out again, but for
@@ -227,7 +227,7 @@ func TestAllocatorChunks(t *testing.T) {
 		t.Errorf("%d of %d freed pages handed out again", reused, len(freed))
 	}
 	must(t, a.Commit(nil))
-	if errs := page.Check(s, a.State(), kept, nil); len(errs) > 0 {
+	if errs := page.Check(s, a.State(), page.Owned{Reachable: kept}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 }
@@ -251,7 +251,7 @@ func TestCheckFindsViolations(t *testing.T) {
 	must(t, a.Commit(nil))
 	st = a.State()
 	owned := []page.Ref{rs[2], rs[3]}
-	if errs := page.Check(s, st, owned, nil); len(errs) > 0 {
+	if errs := page.Check(s, st, page.Owned{Reachable: owned}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	for name, c := range map[string]struct {
@@ -266,7 +266,7 @@ func TestCheckFindsViolations(t *testing.T) {
 		"head at used page": {func() page.State { b := st; b.Free[0].Top = rs[2].Addr; return b }(), owned},
 		"wrong size class":  {st, []page.Ref{rs[2], {Addr: rs[3].Addr, Exp: page.MinExp + 1}}},
 	} {
-		errs := page.Check(s, c.st, c.reachable, nil)
+		errs := page.Check(s, c.st, page.Owned{Reachable: c.reachable})
 		if len(errs) == 0 {
 			t.Errorf("%s: no violation found", name)
 			continue

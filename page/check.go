@@ -7,17 +7,28 @@ import (
 	"github.com/gopersy/persy/mmapfile"
 )
 
+// Owned names the pages of a file that are not the allocator's: found by
+// their owners' walk of the structures they hold.
+type Owned struct {
+	// Reachable pages hold live data and must read as valid pages.
+	Reachable []Ref
+	// Reserved pages are allocated to an owner and not yet written (the
+	// journal's next page and spares): their content is anything.
+	Reserved []Ref
+	// Pending pages are freed by their owner and not yet durably free.
+	Pending []Ref
+}
+
 // Check walks the pages of s from the root state st and returns every
-// violation it finds, each a *CorruptError, in address order. reachable
-// lists the pages live structures hold (their owners' walk finds them);
-// pending the pages freed and not yet durably free. With the allocator's
-// own pages (the root page and slots, every free-list chunk and the free
-// pages it lists, the pages in limbo) they must cover the allocated part
-// of the file, [FirstPage, st.End), each page exactly once: nothing free
-// twice, nothing both free and reachable, nothing beyond the end, nothing
-// leaked. Every chunk and every reachable page must pass its checksum and
-// name its own address.
-func Check(s mmapfile.Storage, st State, reachable, pending []Ref) []error {
+// violation it finds, each a *CorruptError, in address order. With the
+// allocator's own pages (the root page and slots, every free-list chunk
+// and the free pages it lists, the pages in limbo) the owned pages must
+// cover the allocated part of the file, [FirstPage, st.End), each page
+// exactly once: nothing free twice, nothing both free and owned, nothing
+// beyond the end, nothing leaked. Every chunk and every reachable page
+// must pass its checksum and name its own address.
+func Check(s mmapfile.Storage, st State, owned Owned) []error {
+	reachable, pending := owned.Reachable, owned.Pending
 	var (
 		spans []span
 		errs  []error
@@ -75,6 +86,9 @@ func Check(s mmapfile.Storage, st State, reachable, pending []Ref) []error {
 		case h.Type == TypeFree:
 			bad(r.Addr, "a reachable page reads as a free-list chunk")
 		}
+	}
+	for _, r := range owned.Reserved {
+		spans = append(spans, span{r, "reserved"})
 	}
 	for _, r := range pending {
 		spans = append(spans, span{r, "pending free"})

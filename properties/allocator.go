@@ -213,7 +213,7 @@ func (w *allocWorkload) check(rb sim.Reboot) error {
 		}
 		reachable = append(reachable, o.Ref)
 	}
-	if errs := page.Check(s, st, reachable, nil); len(errs) > 0 {
+	if errs := page.Check(s, st, page.Owned{Reachable: reachable}); len(errs) > 0 {
 		return fmt.Errorf("after the crash: %w", errors.Join(errs...))
 	}
 	// The allocator goes on: a page of each class allocated and freed
@@ -235,7 +235,7 @@ func (w *allocWorkload) check(rb sim.Reboot) error {
 	if err := a.Commit(nil); err != nil {
 		return fmt.Errorf("after the crash: %w", err)
 	}
-	if errs := page.Check(s, a.State(), reachable, nil); len(errs) > 0 {
+	if errs := page.Check(s, a.State(), page.Owned{Reachable: reachable}); len(errs) > 0 {
 		return fmt.Errorf("after allocating on: %w", errors.Join(errs...))
 	}
 	return nil

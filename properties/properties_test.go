@@ -9,16 +9,18 @@ import (
 )
 
 func TestProperties(t *testing.T) {
-	checks := 30
-	if testing.Short() {
-		checks = 5
+	// A quick setting: persy sim runs these workloads at scale. rapid
+	// makes a fifth of these under -short.
+	checks := 10
+	if raceEnabled {
+		checks = 3
 	}
 	for _, w := range properties.Workloads() {
 		for _, p := range diskmodel.Profiles() {
 			for _, st := range sim.Strategies() {
 				t.Run(w.Name+"/"+p.Name+"/"+st.String(), func(t *testing.T) {
 					rep := sim.Test(t, sim.Config{Workload: w, Profile: p, Strategy: st, Checks: checks})
-					if rep.States < int64(checks) {
+					if rep.States < int64(rep.Runs) || rep.Runs == 0 {
 						t.Fatalf("only %d crash states in %d runs", rep.States, rep.Runs)
 					}
 				})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gopersy/persy/mmapfile"
@@ -17,7 +18,18 @@ import (
 
 // checks is the number of runs per exploration in these tests: enough to
 // cover the demo log's shapes, few enough to stay quick under -race.
-func checks() int { return 20 }
+func checks() int {
+	if raceEnabled {
+		return 5
+	}
+	return 20
+}
+
+// brokenFound is the missing-barrier log explored once with the barrier
+// strategy, shared by the tests that need a shrunk failure.
+var brokenFound = sync.OnceValue(func() sim.Report {
+	return sim.Explore(sim.Config{Workload: demo.AppendLogMissingBarrier(), Strategy: sim.Barriers, Checks: 100, Seed: 1})
+})
 
 func TestCorrectLogIsClean(t *testing.T) {
 	for _, p := range diskmodel.Profiles() {
@@ -37,7 +49,10 @@ func TestMissingBarrierIsFound(t *testing.T) {
 	for _, st := range []sim.Strategy{sim.Barriers, sim.Yields, sim.Sweep, sim.Random} {
 		t.Run(st.String(), func(t *testing.T) {
 			w := demo.AppendLogMissingBarrier()
-			rep := sim.Explore(sim.Config{Workload: w, Strategy: st, Checks: 100, Seed: 1})
+			rep := brokenFound()
+			if st != sim.Barriers {
+				rep = sim.Explore(sim.Config{Workload: w, Strategy: st, Checks: 100, Seed: 1})
+			}
 			s := rep.Minimal
 			if s == nil {
 				t.Fatalf("%d runs over %d crash states found nothing", rep.Runs, rep.States)
@@ -93,7 +108,7 @@ func TestCommittedSchedules(t *testing.T) {
 
 func TestReplayRejectsAlteredSchedules(t *testing.T) {
 	w := demo.AppendLogMissingBarrier()
-	s := sim.Explore(sim.Config{Workload: w, Checks: 100, Seed: 1}).Minimal
+	s := brokenFound().Minimal
 	if s == nil {
 		t.Fatal("the broken log was not caught")
 	}
@@ -137,7 +152,7 @@ func TestReplayRejectsAlteredSchedules(t *testing.T) {
 
 func TestExploreIsDeterministic(t *testing.T) {
 	for _, w := range demo.Workloads() {
-		cfg := sim.Config{Workload: w, Strategy: sim.Random, Checks: 30, Seed: 7}
+		cfg := sim.Config{Workload: w, Strategy: sim.Random, Checks: checks(), Seed: 7}
 		a, b := sim.Explore(cfg), sim.Explore(cfg)
 		if a.Runs != b.Runs || a.States != b.States || a.Yields != b.Yields || a.Failures != b.Failures {
 			t.Errorf("%s: two explorations with one seed differ: %+v and %+v", w.Name, a, b)

@@ -11,7 +11,7 @@ import (
 func TestSimTable(t *testing.T) {
 	var out, errs bytes.Buffer
 	dir := t.TempDir()
-	code := runSim([]string{"-checks", "20", "-seed", "5", "-strategy", "barriers,sweep", "-profile", "linux-strict", "-out", dir}, &out, &errs)
+	code := runSim([]string{"-checks", "20", "-seed", "5", "-strategy", "barriers,sweep", "-profile", "linux-strict", "-workload", "^append-log", "-out", dir}, &out, &errs)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errs.String())
 	}
@@ -20,6 +20,7 @@ func TestSimTable(t *testing.T) {
 		regexp.MustCompile(`(?m)^\s+append-log\s+linux-strict\s+barriers\s+\d+\s+\d+\s+[1-9]\d*\s+\d+\s+0\s+clean$`),
 		regexp.MustCompile(`(?m)^\s+append-log-missing-barrier\s+linux-strict\s+sweep\s+\d+\s+\d+\s+[1-9]\d*\s+\d+\s+[1-9]\d*\s+caught$`),
 		regexp.MustCompile(`every correct workload clean, every broken one caught`),
+		regexp.MustCompile(`(?m)^\s+total\s+\d+\s+[1-9]\d*\s+\d+\s*$`),
 	} {
 		if !want.MatchString(table) {
 			t.Errorf("the table lacks %v:\n%s", want, table)

@@ -1,0 +1,366 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+)
+
+// PageExp is the size exponent of journal pages.
+const PageExp = 10
+
+// A journal page's payload: the address of the page after it, the LSN of
+// its first stream byte, the offset of the first entry starting in it
+// (noEntry if none does), then stream bytes.
+const (
+	pageHead = 8 + 8 + 4
+	noEntry  = ^uint32(0)
+	// streamBytes is the stream a page carries.
+	streamBytes = 1<<PageExp - page.HeaderSize - pageHead
+)
+
+// Writer appends entries to the journal. The journal's pages are its own
+// durably before any page links to them: new pages come from spares the
+// root state lists, refilled through the owner's commit.
+//
+// Writer is not safe for concurrent use.
+type Writer struct {
+	s      mmapfile.Storage
+	a      *page.Allocator
+	commit func() error // stores the root state, calling Fill
+
+	head    int64  // the first page still needed
+	headSeq uint64 // its sequence number
+	next    int64  // where the next page goes
+	seq     uint64 // the next page's sequence number
+	lsn     uint64 // the LSN of the next stream byte
+	spares  []int64
+	durable int // spares[:durable] are in a durable root state
+
+	pages   []written // from head on
+	buf     []byte    // entries appended and not flushed
+	starts  []int     // offsets in buf where entries start
+	pageBuf []byte
+}
+
+type written struct {
+	addr     int64
+	seq      uint64
+	lsn, end uint64 // the stream bytes [lsn, end) it holds
+}
+
+// Create starts the journal of a new file: it allocates its first page
+// and spares from a and stores the root state through commit, which must
+// call the Writer's Fill.
+func Create(s mmapfile.Storage, a *page.Allocator, commit func(w *Writer) func() error) (*Writer, error) {
+	w := &Writer{s: s, a: a, seq: 1, headSeq: 1}
+	w.commit = commit(w)
+	r, err := a.Allocate(PageExp)
+	if err != nil {
+		return nil, err
+	}
+	w.head, w.next = r.Addr, r.Addr
+	if err := w.refill(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// ErrNoJournal is returned by Open for a file whose root state has no
+// journal.
+var ErrNoJournal = errors.New("journal: the file has no journal")
+
+// Open resumes the journal after Read: the next page goes where the
+// valid prefix ends.
+func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit func(w *Writer) func() error) (*Writer, error) {
+	if st.JournalHead == 0 || t.Next == 0 {
+		return nil, ErrNoJournal
+	}
+	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages}
+	w.commit = commit(w)
+	// Spares the crash left listed may have been written since: those in
+	// the valid prefix, and the page it links to, are taken.
+	taken := map[int64]bool{t.Next: true}
+	for _, p := range t.pages {
+		taken[p.addr] = true
+	}
+	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
+		if !taken[sp] {
+			w.spares = append(w.spares, sp)
+		}
+	}
+	w.durable = len(w.spares)
+	return w, nil
+}
+
+// Fill sets the journal's fields of the root state the owner is about to
+// store: its head and its spares.
+func (w *Writer) Fill(st *page.State) {
+	st.JournalHead, st.JournalSeq = w.head, w.headSeq
+	clear(st.JournalSpare[:])
+	st.JournalSpareCount = copy(st.JournalSpare[:], w.spares)
+}
+
+// Committed tells the journal the owner's commit returned: the spares it
+// held are durable.
+func (w *Writer) Committed() { w.durable = len(w.spares) }
+
+// Append adds e to the journal and returns its LSN. It is not durable
+// until Flush returns.
+func (w *Writer) Append(e Entry) (uint64, error) {
+	lsn := w.lsn + uint64(len(w.buf))
+	n := len(w.buf)
+	b, err := appendEntry(w.buf, &e)
+	if err != nil {
+		return 0, err
+	}
+	w.buf = b
+	w.starts = append(w.starts, n)
+	return lsn, nil
+}
+
+// End returns the LSN the next entry appended will have.
+func (w *Writer) End() uint64 { return w.lsn + uint64(len(w.buf)) }
+
+// Flush writes the entries appended since the last Flush into new pages
+// and makes them durable, page by page with SyncRange. When it needs
+// more spare pages than the root state holds, it allocates them and
+// stores the root state through the owner's commit first.
+func (w *Writer) Flush() error {
+	for off := 0; off < len(w.buf); {
+		n := min(streamBytes, len(w.buf)-off)
+		first := noEntry
+		if i, _ := slices.BinarySearch(w.starts, off); i < len(w.starts) && w.starts[i] < off+n {
+			first = uint32(w.starts[i] - off)
+		}
+		after, err := w.takeSpare()
+		if err != nil {
+			return err
+		}
+		p := make([]byte, pageHead, pageHead+n)
+		binary.LittleEndian.PutUint64(p, uint64(after))
+		binary.LittleEndian.PutUint64(p[8:], w.lsn)
+		binary.LittleEndian.PutUint32(p[16:], first)
+		p = append(p, w.buf[off:off+n]...)
+		if w.pageBuf == nil {
+			w.pageBuf = make([]byte, 1<<PageExp)
+		}
+		h := page.Header{Exp: PageExp, Type: page.TypeJournal, Addr: w.next, Seq: w.seq}
+		if err := page.Write(w.s, w.pageBuf, h, p); err != nil {
+			return err
+		}
+		if err := w.s.SyncRange(w.next, 1<<PageExp); err != nil {
+			return err
+		}
+		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n)})
+		w.next, w.seq, w.lsn = after, w.seq+1, w.lsn+uint64(n)
+		off += n
+	}
+	w.buf, w.starts = w.buf[:0], w.starts[:0]
+	return nil
+}
+
+// takeSpare returns a page that is durably the journal's, refilling the
+// spares through a commit when none is.
+func (w *Writer) takeSpare() (int64, error) {
+	if w.durable == 0 {
+		if err := w.refill(); err != nil {
+			return 0, err
+		}
+	}
+	sp := w.spares[0]
+	w.spares = w.spares[1:]
+	w.durable--
+	return sp, nil
+}
+
+func (w *Writer) refill() error {
+	for len(w.spares) < page.MaxJournalSpare {
+		r, err := w.a.Allocate(PageExp)
+		if err != nil {
+			return err
+		}
+		w.spares = append(w.spares, r.Addr)
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	w.Committed()
+	return nil
+}
+
+// Trim gives up the pages before the one holding lsn, which must be the
+// LSN of an entry or the end of what was flushed: no entry before lsn is
+// needed any more. The pages are freed, and the head moves, with the next
+// commit.
+func (w *Writer) Trim(lsn uint64) error {
+	i := 0
+	for i < len(w.pages) && w.pages[i].end <= lsn {
+		if err := w.a.Free(page.Ref{Addr: w.pages[i].addr, Exp: PageExp}); err != nil {
+			return err
+		}
+		i++
+	}
+	if i == 0 {
+		return nil
+	}
+	w.pages = slices.Delete(w.pages, 0, i)
+	if len(w.pages) > 0 {
+		w.head, w.headSeq = w.pages[0].addr, w.pages[0].seq
+	} else {
+		w.head, w.headSeq = w.next, w.seq
+	}
+	return nil
+}
+
+// Owned returns the journal's pages: those written from the head on, and
+// reserved, the one the next page goes to and the spares.
+func (w *Writer) Owned() page.Owned {
+	var o page.Owned
+	for _, p := range w.pages {
+		o.Reachable = append(o.Reachable, page.Ref{Addr: p.addr, Exp: PageExp})
+	}
+	o.Reserved = append(o.Reserved, page.Ref{Addr: w.next, Exp: PageExp})
+	for _, sp := range w.spares {
+		o.Reserved = append(o.Reserved, page.Ref{Addr: sp, Exp: PageExp})
+	}
+	return o
+}
+
+// Tail is where a read of the journal stopped.
+type Tail struct {
+	// Next is where the next page goes, NextSeq its sequence number,
+	// EndLSN the LSN of the next stream byte.
+	Next    int64
+	NextSeq uint64
+	EndLSN  uint64
+	// Entries is the number of entries read.
+	Entries int
+	// Stopped says why the read stopped at Next: the page there is
+	// unwritten, torn, stale or corrupt. It is informational: every
+	// journal ends so.
+	Stopped error
+	// Cut is the LSN of an entry cut short at the end, which was not
+	// decoded; equal to EndLSN when there is none.
+	Cut uint64
+
+	pages []written
+}
+
+// Owned returns the journal's pages Read found: those read, and reserved,
+// the one the next page goes to and the spares of st.
+func (t Tail) Owned(st page.State) page.Owned {
+	var o page.Owned
+	seen := map[int64]bool{}
+	for _, p := range t.pages {
+		seen[p.addr] = true
+		o.Reachable = append(o.Reachable, page.Ref{Addr: p.addr, Exp: PageExp})
+	}
+	for _, a := range append([]int64{t.Next}, st.JournalSpare[:st.JournalSpareCount]...) {
+		if a != 0 && !seen[a] {
+			seen[a] = true
+			o.Reserved = append(o.Reserved, page.Ref{Addr: a, Exp: PageExp})
+		}
+	}
+	return o
+}
+
+// Read reads the journal of root state st from its head and calls fn
+// with each complete entry and its LSN, in order; Data is only valid
+// during the call. It stops at the first page that is not the valid
+// successor of the one before (unwritten, torn, stale, corrupt) and
+// returns where; an error is fn's, or a *page.CorruptError for a page
+// that passes its checksum but breaks the journal's own rules. Memory is
+// bounded by one entry, whatever the journal's length.
+func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error) (Tail, error) {
+	t := Tail{Next: st.JournalHead, NextSeq: st.JournalSeq}
+	if st.JournalHead == 0 {
+		return t, nil
+	}
+	var (
+		partial  []byte // bytes of an entry not yet complete
+		partLSN  uint64 // its LSN
+		started  bool   // the stream position is known
+		expected uint64 // the LSN the next page must start at
+	)
+	for {
+		h, p, err := page.Read(s, t.Next)
+		if err == nil && (h.Type != page.TypeJournal || h.Exp != PageExp || h.Seq != t.NextSeq || len(p) < pageHead) {
+			err = fmt.Errorf("journal: page %d is a %v page of sequence %d, want journal page %d", t.Next, h.Type, h.Seq, t.NextSeq)
+		}
+		if err != nil {
+			t.Stopped = err
+			break
+		}
+		after := int64(binary.LittleEndian.Uint64(p))
+		lsn := binary.LittleEndian.Uint64(p[8:])
+		first := binary.LittleEndian.Uint32(p[16:])
+		data := p[pageHead:]
+		switch {
+		case !started:
+			// The head page: begin at its first entry.
+			if first == noEntry || int(first) > len(data) {
+				return t, &page.CorruptError{Page: t.Next, Reason: "the journal's head page starts no entry"}
+			}
+			lsn += uint64(first)
+			data = data[first:]
+			started = true
+		case lsn == expected:
+		case len(partial) > 0 && lsn == partLSN && first == 0:
+			// The writer resumed after a crash that cut this entry:
+			// drop it and read on.
+			partial = partial[:0]
+		default:
+			return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page starts at LSN %d, want %d", lsn, expected)}
+		}
+		if after < page.FirstPage || after%page.MinBytes != 0 {
+			return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page links to %d", after)}
+		}
+		// Complete entries from partial + data.
+		pos := lsn
+		for len(data) > 0 {
+			if len(partial) == 0 {
+				partLSN = pos
+			}
+			need := frameBytes
+			if len(partial) >= frameBytes {
+				n := uint64(binary.LittleEndian.Uint32(partial))
+				if n == 0 || n+frameBytes > MaxEntryBytes {
+					return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("a journal entry of %d bytes", n+frameBytes)}
+				}
+				need = frameBytes + int(n)
+			}
+			k := min(need-len(partial), len(data))
+			partial = append(partial, data[:k]...)
+			data, pos = data[k:], pos+uint64(k)
+			if len(partial) <= frameBytes {
+				continue // the length alone so far: read on for the body
+			}
+			if len(partial) < need {
+				continue
+			}
+			e, err := decodeEntry(partial[frameBytes:])
+			if err != nil {
+				return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("entry at LSN %d: %v", partLSN, err)}
+			}
+			if err := fn(partLSN, e); err != nil {
+				return t, err
+			}
+			t.Entries++
+			partial = partial[:0]
+		}
+		t.pages = append(t.pages, written{addr: t.Next, seq: t.NextSeq, lsn: lsn, end: pos})
+		expected = pos
+		t.Next, t.NextSeq = after, t.NextSeq+1
+	}
+	t.EndLSN = expected
+	t.Cut = expected
+	if len(partial) > 0 {
+		t.Cut, t.EndLSN = partLSN, partLSN
+	}
+	return t, nil
+}

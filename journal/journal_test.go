@@ -1,0 +1,315 @@
+package journal_test
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+	"pgregory.net/rapid"
+)
+
+type fataler interface {
+	Helper()
+	Fatal(...any)
+}
+
+func must(t fataler, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixture is a formatted file with an allocator and a journal.
+type fixture struct {
+	s *mmapfile.Memory
+	a *page.Allocator
+	w *journal.Writer
+}
+
+func commitWith(a *page.Allocator) func(w *journal.Writer) func() error {
+	return func(w *journal.Writer) func() error {
+		return func() error { return a.Commit(w.Fill) }
+	}
+}
+
+func newFixture(t fataler) *fixture {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(s)
+	must(t, err)
+	a := page.NewAllocator(s, st)
+	w, err := journal.Create(s, a, commitWith(a))
+	must(t, err)
+	return &fixture{s, a, w}
+}
+
+// commit stores the root state with the journal's fields.
+func (f *fixture) commit(t fataler) {
+	must(t, f.a.Commit(f.w.Fill))
+	f.w.Committed()
+}
+
+type logged struct {
+	lsn uint64
+	e   journal.Entry
+}
+
+func readAll(t fataler, s mmapfile.Storage) ([]logged, journal.Tail) {
+	st, err := page.Load(s)
+	must(t, err)
+	var got []logged
+	tail, err := journal.Read(s, st, func(lsn uint64, e journal.Entry) error {
+		e.Data = bytes.Clone(e.Data)
+		got = append(got, logged{lsn, e})
+		return nil
+	})
+	must(t, err)
+	return got, tail
+}
+
+func entryGen() *rapid.Generator[journal.Entry] {
+	return rapid.Custom(func(t *rapid.T) journal.Entry {
+		e := journal.Entry{
+			Kind: journal.Kind(rapid.IntRange(int(journal.KindStart), int(journal.KindSlotBefore)).Draw(t, "kind")),
+			Tx:   rapid.Uint64().Draw(t, "tx"),
+			A:    rapid.Uint64Range(0, 1<<40).Draw(t, "a"),
+			B:    rapid.Uint64Range(0, 300).Draw(t, "b"),
+		}
+		switch e.Kind {
+		case journal.KindStart, journal.KindInsert, journal.KindPageAllocated, journal.KindPageFreed,
+			journal.KindCommit, journal.KindRollback, journal.KindCleanup:
+		case journal.KindPrepare:
+			e.Data = rapid.SliceOfN(rapid.Byte(), 0, journal.MaxTxIDBytes).Draw(t, "txid")
+		case journal.KindCreateSegment, journal.KindDropSegment, journal.KindCreateIndex, journal.KindDropIndex:
+			e.Data = rapid.SliceOfN(rapid.Byte(), 1, 40).Draw(t, "name")
+		default:
+			e.Data = rapid.SliceOfN(rapid.Byte(), 0, 3000).Draw(t, "image")
+		}
+		if len(e.Data) == 0 {
+			e.Data = nil
+		}
+		return e
+	})
+}
+
+func TestAppendFlushRead(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		f := newFixture(t)
+		var want []logged
+		for range rapid.IntRange(1, 5).Draw(t, "flushes") {
+			for _, e := range rapid.SliceOfN(entryGen(), 0, 8).Draw(t, "entries") {
+				lsn, err := f.w.Append(e)
+				must(t, err)
+				want = append(want, logged{lsn, e})
+			}
+			must(t, f.w.Flush())
+		}
+		got, tail := readAll(t, f.s)
+		if !slices.EqualFunc(got, want, equal) {
+			t.Fatalf("read %d entries, appended %d:\n%v\n%v", len(got), len(want), got, want)
+		}
+		if tail.Cut != tail.EndLSN {
+			t.Fatalf("a clean journal read with an entry cut at %d", tail.Cut)
+		}
+		// Every page the journal holds is accounted for.
+		f.commit(t)
+		st, _ := page.Load(f.s)
+		_, tail = readAll(t, f.s)
+		if errs := page.Check(f.s, st, tail.Owned(st)); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+	})
+}
+
+func equal(a, b logged) bool {
+	return a.lsn == b.lsn && a.e.Kind == b.e.Kind && a.e.Tx == b.e.Tx && a.e.A == b.e.A && a.e.B == b.e.B &&
+		a.e.C == b.e.C && bytes.Equal(a.e.Data, b.e.Data)
+}
+
+func TestEntryLimits(t *testing.T) {
+	f := newFixture(t)
+	for name, e := range map[string]journal.Entry{
+		"kind zero":      {},
+		"kind unknown":   {Kind: 200},
+		"long tx id":     {Kind: journal.KindPrepare, Data: make([]byte, journal.MaxTxIDBytes+1)},
+		"empty name":     {Kind: journal.KindCreateSegment},
+		"long name":      {Kind: journal.KindCreateIndex, Data: make([]byte, journal.MaxNameBytes+1)},
+		"data on commit": {Kind: journal.KindCommit, Data: []byte{1}},
+		"huge image":     {Kind: journal.KindUpdate, Data: make([]byte, journal.MaxEntryBytes)},
+	} {
+		if _, err := f.w.Append(e); !errors.Is(err, journal.ErrEntry) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := f.w.Append(journal.Entry{Kind: journal.KindPrepare, Data: make([]byte, journal.MaxTxIDBytes)}); err != nil {
+		t.Errorf("a transaction id of exactly %d bytes: %v", journal.MaxTxIDBytes, err)
+	}
+}
+
+// lastPage returns the address of the journal's last written page.
+func lastPage(t fataler, s mmapfile.Storage) int64 {
+	st, err := page.Load(s)
+	must(t, err)
+	_, tail := readAll(t, s)
+	var last int64
+	for _, r := range tail.Owned(st).Reachable {
+		if h, _, err := page.Read(s, r.Addr); err == nil && h.Type == page.TypeJournal && h.Seq == tail.NextSeq-1 {
+			last = r.Addr
+		}
+	}
+	if last == 0 {
+		t.Fatal("no last page")
+	}
+	return last
+}
+
+// TestTornTailAndResume: the last page of a flush torn by a crash ends the
+// journal there, the entry it cut is never decoded, and a writer resumed
+// after reading goes on where the valid prefix ends.
+func TestTornTailAndResume(t *testing.T) {
+	f := newFixture(t)
+	small := journal.Entry{Kind: journal.KindStart, Tx: 1}
+	big := journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{7}, 2500)}
+	lsn0, _ := f.w.Append(small)
+	must(t, f.w.Flush())
+	_, _ = f.w.Append(big) // spans three pages
+	must(t, f.w.Flush())
+	// Crash while the last page was written: one byte of it differs.
+	last := lastPage(t, f.s)
+	must(t, f.s.WriteAt([]byte{0xee}, last+700))
+	got, tail := readAll(t, f.s)
+	if len(got) != 1 || got[0].lsn != lsn0 {
+		t.Fatalf("read %v after the tear, want the first entry only", got)
+	}
+	if tail.Cut == tail.EndLSN && tail.Stopped == nil {
+		t.Fatalf("the tear went unnoticed: %+v", tail)
+	}
+	var pce *page.CorruptError
+	if !errors.As(tail.Stopped, &pce) {
+		t.Errorf("stopped by %v, want a *page.CorruptError", tail.Stopped)
+	}
+	// Resume: the next entry follows the valid prefix.
+	st, _ := page.Load(f.s)
+	a := page.NewAllocator(f.s, st)
+	w, err := journal.Open(f.s, a, st, tail, commitWith(a))
+	must(t, err)
+	after := journal.Entry{Kind: journal.KindCommit, Tx: 1}
+	lsn, err := w.Append(after)
+	must(t, err)
+	must(t, w.Flush())
+	got, _ = readAll(t, f.s)
+	if len(got) != 2 || got[1].lsn != lsn || got[1].e.Kind != journal.KindCommit {
+		t.Fatalf("after resuming read %v", got)
+	}
+	must(t, a.Commit(w.Fill))
+	st, _ = page.Load(f.s)
+	_, tail = readAll(t, f.s)
+	if errs := page.Check(f.s, st, tail.Owned(st)); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+}
+
+func TestStalePageEndsTheJournal(t *testing.T) {
+	f := newFixture(t)
+	for i := range 40 { // several pages, then trim most, reusing them
+		_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), Data: bytes.Repeat([]byte{byte(i)}, 300)})
+		must(t, err)
+		must(t, f.w.Flush())
+	}
+	f.commit(t)
+	got, tail := readAll(t, f.s)
+	// Put a stale copy of the head page where the next page goes: valid
+	// checksum, wrong sequence.
+	st, _ := page.Load(f.s)
+	head := f.s.Bytes(st.JournalHead, 1<<journal.PageExp)
+	stale := make([]byte, len(head))
+	h, p, err := page.Decode(head, st.JournalHead)
+	must(t, err)
+	h.Addr = tail.Next
+	must(t, page.Encode(stale, h, p))
+	must(t, f.s.WriteAt(stale, tail.Next))
+	again, tail2 := readAll(t, f.s)
+	if len(again) != len(got) || tail2.Next != tail.Next {
+		t.Fatalf("a stale page extended the journal: %d entries, was %d", len(again), len(got))
+	}
+}
+
+func TestTrimFreesPages(t *testing.T) {
+	f := newFixture(t)
+	var lsns []uint64
+	for i := range 30 {
+		lsn, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), Data: bytes.Repeat([]byte{1}, 500)})
+		must(t, err)
+		lsns = append(lsns, lsn)
+		must(t, f.w.Flush())
+	}
+	f.commit(t)
+	before := len(f.w.Owned().Reachable)
+	must(t, f.w.Trim(lsns[25]))
+	f.commit(t)
+	if after := len(f.w.Owned().Reachable); after >= before-20 {
+		t.Fatalf("trimming 25 of 30 one-page entries left %d of %d pages", after, before)
+	}
+	got, _ := readAll(t, f.s)
+	if len(got) == 0 || got[0].lsn > lsns[25] || got[len(got)-1].lsn != lsns[29] {
+		t.Fatalf("after the trim read %d entries from LSN %d", len(got), got[0].lsn)
+	}
+	st, _ := page.Load(f.s)
+	_, tail := readAll(t, f.s)
+	if errs := page.Check(f.s, st, tail.Owned(st)); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// Trim everything: the journal reads empty, and its pages are free.
+	end := lsns[29] + 1
+	must(t, f.w.Trim(end+1<<20))
+	f.commit(t)
+	if got, _ := readAll(t, f.s); len(got) != 0 {
+		t.Fatalf("a journal trimmed to its end reads %d entries", len(got))
+	}
+}
+
+// FuzzRead reads a journal whose bytes are overwritten: never a panic,
+// and every failure a *page.CorruptError.
+func FuzzRead(f *testing.F) {
+	f.Add(int64(0), []byte{1})
+	f.Add(int64(page.HeaderSize+20), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Add(int64(page.HeaderSize+8), []byte{9, 9})
+	f.Fuzz(func(t *testing.T, off int64, patch []byte) {
+		fx := newFixture(t)
+		for i := range 6 {
+			_, err := fx.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), Data: bytes.Repeat([]byte{byte(i)}, 400)})
+			must(t, err)
+			must(t, fx.w.Flush())
+		}
+		fx.commit(t)
+		st, err := page.Load(fx.s)
+		must(t, err)
+		// Patch the journal's pages, re-sealed so the checksum passes and
+		// the journal's own rules are what is tested.
+		pages := fx.w.Owned().Reachable
+		r := pages[int(uint64(off)%uint64(len(pages)))]
+		buf := bytes.Clone(fx.s.Bytes(r.Addr, int(r.Bytes())))
+		h, p, err := page.Decode(buf, r.Addr)
+		if err != nil {
+			return // a spare, never written
+		}
+		p = bytes.Clone(p)
+		at := int(uint64(off) / uint64(len(pages)) % uint64(len(p)+1))
+		p = append(p[:at], append(patch, p[min(at+len(patch), len(p)):]...)...)
+		if len(p) > page.Capacity(h.Exp) {
+			p = p[:page.Capacity(h.Exp)]
+		}
+		must(t, page.Encode(buf, h, p))
+		must(t, fx.s.WriteAt(buf, r.Addr))
+		_, err = journal.Read(fx.s, st, func(uint64, journal.Entry) error { return nil })
+		var ce *page.CorruptError
+		if err != nil && !errors.As(err, &ce) {
+			t.Fatalf("not a *page.CorruptError: %v", err)
+		}
+	})
+}

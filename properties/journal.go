@@ -1,0 +1,250 @@
+package properties
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+	"github.com/gopersy/persy/sim"
+	"github.com/gopersy/persy/sim/diskmodel"
+)
+
+// Journal appends entries of random sizes (many spanning pages), flushes,
+// trims the head at random entries and commits, in rounds. After a crash
+// the journal reads back exactly a run of the entries appended, each as
+// written, including every flushed entry at or after the last durable
+// trim; no torn entry is decoded; Check accounts for every page; and a
+// writer resumed where the read stopped appends after the valid prefix.
+func Journal() sim.Workload {
+	return sim.Workload{
+		Name:        "journal",
+		Description: "append, flush, trim and commit the journal: after a crash it reads back a prefix holding every flushed entry, Check passes, appending resumes",
+		New:         func(diskmodel.Profile) sim.Program { return &journalWorkload{} },
+	}
+}
+
+type journalWorkload struct {
+	formatted bool
+	created   bool     // journal.Create returned
+	log       []logged // every entry appended, in order
+	flushed   int      // log[:flushed] were flushed
+	// trims holds each trim by the root generation that stores it: a root
+	// state of generation g keeps the entries from the LSN of the last
+	// trim at or before g.
+	trims    []trim
+	ackedGen uint64 // the root generation last known durable
+}
+
+type trim struct {
+	gen uint64
+	lsn uint64
+}
+
+// keptFrom is the LSN from which a root state of generation gen keeps the
+// journal.
+func (w *journalWorkload) keptFrom(gen uint64) uint64 {
+	var lsn uint64
+	for _, t := range w.trims {
+		if t.gen <= gen {
+			lsn = max(lsn, t.lsn)
+		}
+	}
+	return lsn
+}
+
+type logged struct {
+	lsn uint64
+	e   journal.Entry
+}
+
+func (w *journalWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	if err := w.run(s, ch); err != nil && !sim.IsInjected(err) {
+		return err
+	}
+	return nil
+}
+
+// entryData is the deterministic content of the i-th entry.
+func entryData(i, n int) []byte {
+	b := make([]byte, n)
+	for j := range b {
+		b[j] = byte(i*31 + j)
+	}
+	return b
+}
+
+func (w *journalWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	st, err := page.Format(s)
+	if err != nil {
+		return err
+	}
+	w.formatted = true
+	a := page.NewAllocator(s, st)
+	commit := func(jw *journal.Writer) func() error {
+		return func() error { return a.Commit(jw.Fill) }
+	}
+	jw, err := journal.Create(s, a, commit)
+	if err != nil {
+		return err
+	}
+	w.created = true
+	for range 1 + ch.Choose("rounds", 8) {
+		for range ch.Choose("entries", 5) {
+			i := len(w.log)
+			e := journal.Entry{Kind: journal.KindStart, Tx: uint64(i)}
+			if n := ch.Choose("size", 4); n > 0 {
+				e = journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), A: uint64(n), Data: entryData(i, []int{0, 10, 700, 2500}[n])}
+			}
+			lsn, err := jw.Append(e)
+			if err != nil {
+				return err
+			}
+			w.log = append(w.log, logged{lsn, e})
+		}
+		if err := jw.Flush(); err != nil {
+			return err
+		}
+		w.flushed = len(w.log)
+		if ch.Choose("trim", 2) == 1 && w.flushed > 0 {
+			k := ch.Choose("keep", w.flushed+1)
+			lsn := jw.End()
+			if k < w.flushed {
+				lsn = w.log[k].lsn
+			}
+			if err := jw.Trim(lsn); err != nil {
+				return err
+			}
+			w.trims = append(w.trims, trim{a.State().Gen + 1, lsn})
+			if err := a.Commit(jw.Fill); err != nil {
+				return err
+			}
+			jw.Committed()
+		}
+		w.ackedGen = a.State().Gen
+	}
+	return nil
+}
+
+func (w *journalWorkload) Check(rb sim.Reboot) error {
+	err := w.check(rb)
+	if rb.Damaged && !errors.Is(err, errWrongData) {
+		return nil
+	}
+	return err
+}
+
+func (w *journalWorkload) check(rb sim.Reboot) error {
+	s := rb.Storage
+	if s == nil {
+		if w.formatted {
+			return errors.New("the file is gone after Format returned")
+		}
+		return nil
+	}
+	st, err := page.Load(s)
+	if err != nil {
+		if !w.formatted {
+			return nil
+		}
+		return fmt.Errorf("load: %w", err)
+	}
+	byLSN := map[uint64]int{}
+	for i, l := range w.log {
+		byLSN[l.lsn] = i
+	}
+	got, tail, err := w.read(s, st, byLSN)
+	if err != nil {
+		return err
+	}
+	if st.Gen < w.ackedGen {
+		return fmt.Errorf("root generation %d, but %d was durable", st.Gen, w.ackedGen)
+	}
+	// Every flushed entry the root state's last trim kept is there.
+	present := map[int]bool{}
+	for _, i := range got {
+		present[i] = true
+	}
+	kept := w.keptFrom(st.Gen)
+	for i := range w.flushed {
+		if w.log[i].lsn >= kept && !present[i] {
+			return fmt.Errorf("flushed entry %d at LSN %d is lost (read %d entries, journal stopped: %v)", i, w.log[i].lsn, len(got), tail.Stopped)
+		}
+	}
+	if errs := page.Check(s, st, tail.Owned(st)); len(errs) > 0 {
+		return fmt.Errorf("after the crash: %w", errors.Join(errs...))
+	}
+	if st.JournalHead == 0 {
+		if w.created {
+			return errors.New("the journal is gone after journal.Create returned")
+		}
+		return nil
+	}
+	// Resume: an entry appended now, spanning three pages, follows what
+	// was read.
+	a := page.NewAllocator(s, st)
+	jw, err := journal.Open(s, a, st, tail, func(jw *journal.Writer) func() error {
+		return func() error { return a.Commit(jw.Fill) }
+	})
+	if err != nil {
+		return err
+	}
+	next := journal.Entry{Kind: journal.KindUpdate, Tx: 1 << 40, Data: entryData(1<<20, 2500)}
+	if _, err := jw.Append(next); err != nil {
+		return err
+	}
+	if err := jw.Flush(); err != nil {
+		return fmt.Errorf("resumed flush: %w", err)
+	}
+	if err := a.Commit(jw.Fill); err != nil {
+		return fmt.Errorf("resumed commit: %w", err)
+	}
+	jw.Committed()
+	st, err = page.Load(s)
+	if err != nil {
+		return err
+	}
+	var again []journal.Entry
+	tail2, err := journal.Read(s, st, func(_ uint64, e journal.Entry) error {
+		again = append(again, journal.Entry{Kind: e.Kind, Tx: e.Tx, Data: bytes.Clone(e.Data)})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read after resuming: %w", err)
+	}
+	if len(again) != len(got)+1 || again[len(again)-1].Tx != next.Tx || !bytes.Equal(again[len(again)-1].Data, next.Data) {
+		return fmt.Errorf("after resuming read %d entries, want the %d read before and the one appended (stopped: %v)", len(again), len(got), tail2.Stopped)
+	}
+	if errs := page.Check(s, st, tail2.Owned(st)); len(errs) > 0 {
+		return fmt.Errorf("after resuming: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// read reads the journal and checks each entry is one appended, as
+// written, and that they come in order without a gap; it returns their
+// indexes in the log.
+func (w *journalWorkload) read(s mmapfile.Storage, st page.State, byLSN map[uint64]int) ([]int, journal.Tail, error) {
+	var got []int
+	tail, err := journal.Read(s, st, func(lsn uint64, e journal.Entry) error {
+		i, ok := byLSN[lsn]
+		if !ok {
+			return fmt.Errorf("%w: an entry at LSN %d, where none was appended", errWrongData, lsn)
+		}
+		want := w.log[i].e
+		if e.Kind != want.Kind || e.Tx != want.Tx || e.A != want.A || !bytes.Equal(e.Data, want.Data) {
+			return fmt.Errorf("%w: entry %d at LSN %d reads %v/%d/%d bytes, was %v/%d/%d bytes", errWrongData, i, lsn, e.Kind, e.Tx, len(e.Data), want.Kind, want.Tx, len(want.Data))
+		}
+		if len(got) > 0 && i != got[len(got)-1]+1 {
+			return fmt.Errorf("%w: entry %d follows entry %d", errWrongData, i, got[len(got)-1])
+		}
+		got = append(got, i)
+		return nil
+	})
+	if err != nil {
+		return nil, tail, fmt.Errorf("read: %w", err)
+	}
+	return got, tail, nil
+}

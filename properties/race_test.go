@@ -1,0 +1,7 @@
+//go:build race
+
+package properties_test
+
+// raceEnabled: the race detector slows the single-goroutine simulation
+// tenfold and finds nothing in it; explorations shrink under it.
+const raceEnabled = true
