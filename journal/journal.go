@@ -244,9 +244,9 @@ type Tail struct {
 	// unwritten, torn, stale or corrupt. It is informational: every
 	// journal ends so.
 	Stopped error
-	// Cut is the LSN of an entry cut short at the end, which was not
-	// decoded; equal to EndLSN when there is none.
-	Cut uint64
+	// Cut reports an entry cut short at the end, not decoded; EndLSN is
+	// its LSN, where a resumed writer goes on.
+	Cut bool
 
 	pages []written
 }
@@ -358,9 +358,8 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		t.Next, t.NextSeq = after, t.NextSeq+1
 	}
 	t.EndLSN = expected
-	t.Cut = expected
 	if len(partial) > 0 {
-		t.Cut, t.EndLSN = partLSN, partLSN
+		t.Cut, t.EndLSN = true, partLSN
 	}
 	return t, nil
 }
