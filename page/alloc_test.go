@@ -116,7 +116,8 @@ func TestAllocatorModel(t *testing.T) {
 	})
 }
 
-func TestAllocatorReuseAndTrim(t *testing.T) {
+// allocated formats a file and allocates n written 512-byte pages.
+func allocated(t *testing.T, n int) (*mmapfile.Memory, *page.Allocator, []page.Ref) {
 	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
 	must(t, err)
 	st, err := page.Format(s)
@@ -124,12 +125,17 @@ func TestAllocatorReuseAndTrim(t *testing.T) {
 	a := page.NewAllocator(s, st)
 	var rs []page.Ref
 	buf := make([]byte, page.MinBytes)
-	for range 5 {
+	for range n {
 		r, err := a.Allocate(page.MinExp)
 		must(t, err)
 		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
 		rs = append(rs, r)
 	}
+	return s, a, rs
+}
+
+func TestAllocatorReuseAndTrim(t *testing.T) {
+	s, a, rs := allocated(t, 5)
 	if rs[0].Addr != page.FirstPage || rs[4].Addr != page.FirstPage+4*page.MinBytes {
 		t.Fatalf("a new file allocates from the first page on: %v", rs)
 	}
@@ -177,19 +183,8 @@ func TestAllocatorReuseAndTrim(t *testing.T) {
 // TestAllocatorChunks frees more pages than limbo holds, so that they are
 // listed in chunks, and allocates them back.
 func TestAllocatorChunks(t *testing.T) {
-	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
-	must(t, err)
-	st, err := page.Format(s)
-	must(t, err)
-	a := page.NewAllocator(s, st)
+	s, a, rs := allocated(t, 3*page.MaxLimbo)
 	buf := make([]byte, page.MinBytes)
-	var rs []page.Ref
-	for range 3 * page.MaxLimbo {
-		r, err := a.Allocate(page.MinExp)
-		must(t, err)
-		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
-		rs = append(rs, r)
-	}
 	must(t, a.Commit(nil))
 	// Free every other page, so nothing can be trimmed.
 	var kept, freed []page.Ref
@@ -203,7 +198,7 @@ func TestAllocatorChunks(t *testing.T) {
 	}
 	must(t, a.Commit(nil))
 	must(t, a.Commit(nil)) // limbo more than half full: its pages go to chunks
-	st = a.State()
+	st := a.State()
 	if st.Free[0].Count == 0 {
 		t.Fatalf("nothing listed: %+v", st)
 	}
@@ -233,23 +228,11 @@ func TestAllocatorChunks(t *testing.T) {
 }
 
 func TestCheckFindsViolations(t *testing.T) {
-	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
-	must(t, err)
-	st, err := page.Format(s)
-	must(t, err)
-	a := page.NewAllocator(s, st)
-	var rs []page.Ref
-	buf := make([]byte, page.MinBytes)
-	for range 4 {
-		r, err := a.Allocate(page.MinExp)
-		must(t, err)
-		must(t, page.Write(s, buf, page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr}, nil))
-		rs = append(rs, r)
-	}
+	s, a, rs := allocated(t, 4)
 	must(t, a.Free(rs[0]))
 	must(t, a.Free(rs[1]))
 	must(t, a.Commit(nil))
-	st = a.State()
+	st := a.State()
 	owned := []page.Ref{rs[2], rs[3]}
 	if errs := page.Check(s, st, page.Owned{Reachable: owned}); len(errs) > 0 {
 		t.Fatal(errs)
