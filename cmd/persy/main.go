@@ -61,7 +61,7 @@ func workloads() []sim.Workload {
 func runSim(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("persy sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	checks := fs.Int("checks", 300, "runs of each workload per profile and strategy")
+	checks := fs.Int("checks", 100, "runs of each workload per profile and strategy")
 	seed := fs.Uint64("seed", 0, "rapid's seed; 0 picks one and prints it")
 	match := fs.String("workload", "", "run only the workloads whose name matches this regular expression")
 	profiles := fs.String("profile", "", "comma-separated disk profiles, or all; default: all for correct workloads, linux-strict for broken ones")
