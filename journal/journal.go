@@ -80,6 +80,11 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 	if st.JournalHead == 0 || t.Next == 0 {
 		return nil, ErrNoJournal
 	}
+	for _, a := range append([]int64{t.Next}, st.JournalSpare[:st.JournalSpareCount]...) {
+		if a < page.FirstPage || a > st.End-(1<<PageExp) {
+			return nil, &page.CorruptError{Page: a, Reason: fmt.Sprintf("a journal page past the allocator's end %d", st.End)}
+		}
+	}
 	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages}
 	w.commit = commit(w)
 	// Spares the crash left listed may have been written since: those in
@@ -269,13 +274,34 @@ func (t Tail) Owned(st page.State) page.Owned {
 	return o
 }
 
+// firstEntry returns where the first entry starting in a page of n
+// stream bytes must be, given the partial entry before it, if that is
+// known: noEntry if the partial entry fills the page.
+func firstEntry(partial []byte, n int) (uint32, bool) {
+	switch {
+	case len(partial) == 0:
+		if n == 0 {
+			return noEntry, true
+		}
+		return 0, true
+	case len(partial) < frameBytes:
+		return 0, false // the length itself is cut: cannot tell
+	}
+	rest := frameBytes + int(binary.LittleEndian.Uint32(partial)) - len(partial)
+	if rest >= n {
+		return noEntry, true
+	}
+	return uint32(rest), true
+}
+
 // Read reads the journal of root state st from its head and calls fn
 // with each complete entry and its LSN, in order; Data is only valid
 // during the call. It stops at the first page that is not the valid
 // successor of the one before (unwritten, torn, stale, corrupt) and
 // returns where; an error is fn's, or a *page.CorruptError for a page
 // that passes its checksum but breaks the journal's own rules. Memory is
-// bounded by one entry, whatever the journal's length.
+// one entry and a few words per page read: the pages from the head, which
+// trimming keeps to those of transactions not yet cleaned.
 func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error) (Tail, error) {
 	t := Tail{Next: st.JournalHead, NextSeq: st.JournalSeq}
 	if st.JournalHead == 0 {
@@ -310,6 +336,9 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 			data = data[first:]
 			started = true
 		case lsn == expected:
+			if want, ok := firstEntry(partial, len(data)); ok && first != want {
+				return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page says its first entry is at %d, the stream says %d", first, want)}
+			}
 		case len(partial) > 0 && lsn == partLSN && first == 0:
 			// The writer resumed after a crash that cut this entry:
 			// drop it and read on.

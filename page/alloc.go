@@ -180,7 +180,10 @@ func (a *Allocator) Free(r Ref) error {
 	if r.Exp < MinExp || r.Exp > MaxExp || r.Addr < FirstPage || r.Addr%MinBytes != 0 || r.Addr > a.st.End-r.Bytes() {
 		return fmt.Errorf("page: free %d-byte page at %d: not a page below %d", r.Bytes(), r.Addr, a.st.End)
 	}
-	if a.isFree[r.Addr] {
+	if a.isFree[r.Addr] || slices.ContainsFunc(a.st.Limbo[:a.st.LimboCount], func(e int64) bool {
+		addr, _ := unpackLimbo(e)
+		return addr == r.Addr
+	}) {
 		return fmt.Errorf("page: free page at %d twice", r.Addr)
 	}
 	a.isFree[r.Addr] = true
@@ -273,16 +276,27 @@ func (a *Allocator) Commit(update func(*State)) error {
 		a.st.Limbo[a.st.LimboCount], a.limboGen[a.st.LimboCount] = limboEntry(r.Addr, r.Exp), gen
 		a.st.LimboCount++
 	}
-	pending = listed
-	for c := range Classes {
+	// Allocate every chunk page this Commit needs before writing any
+	// chunk: allocating after would hand out entries of a chunk just
+	// written, pages the durable root state still reads.
+	var byClass [Classes][]Ref
+	var chunks [Classes][]Ref
+	for _, r := range listed {
+		byClass[r.Exp-MinExp] = append(byClass[r.Exp-MinExp], r)
+	}
+	for c, rs := range byClass {
 		exp := uint8(MinExp + c)
-		var rs []Ref
-		for _, r := range pending {
-			if r.Exp == exp {
-				rs = append(rs, r)
+		perChunk := (Capacity(exp) - chunkHead) / 8
+		for range (len(rs) + perChunk - 1) / perChunk {
+			r, err := a.Allocate(exp)
+			if err != nil {
+				return a.fail(err)
 			}
+			chunks[c] = append(chunks[c], r)
 		}
-		if err := a.writeChunks(gen, exp, rs); err != nil {
+	}
+	for c, rs := range byClass {
+		if err := a.writeChunks(gen, uint8(MinExp+c), rs, chunks[c]); err != nil {
 			return a.fail(err)
 		}
 	}
@@ -317,19 +331,16 @@ func (a *Allocator) fail(err error) error {
 	return err
 }
 
-// writeChunks pushes chunks listing rs onto class exp's list. Each chunk
-// goes into a page allocated for it, which nothing the durable root state
-// reads (a free page's content is no one's); the pages of rs are only
-// listed, since the durable root state may still read them.
-func (a *Allocator) writeChunks(gen uint64, exp uint8, rs []Ref) error {
+// writeChunks pushes chunks listing rs onto class exp's list, one into
+// each page of chunks, which were allocated for them: pages nothing the
+// durable root state reads (a free page's content is no one's). The pages
+// of rs are only listed, since the durable root state may still read
+// them.
+func (a *Allocator) writeChunks(gen uint64, exp uint8, rs, chunks []Ref) error {
 	perChunk := (Capacity(exp) - chunkHead) / 8
-	for len(rs) > 0 {
+	for _, chunk := range chunks {
 		entries := rs[:min(len(rs), perChunk)]
 		rs = rs[len(entries):]
-		chunk, err := a.Allocate(exp)
-		if err != nil {
-			return err
-		}
 		f := &a.st.Free[exp-MinExp]
 		p := make([]byte, chunkHead, chunkHead+8*len(entries))
 		binary.LittleEndian.PutUint64(p, uint64(f.Top))

@@ -262,3 +262,29 @@ func TestCheckFindsViolations(t *testing.T) {
 		t.Log(name, fmt.Sprint(errs))
 	}
 }
+
+// TestCommitWritesNoPageItFrees frees more pages of one class in one
+// commit than limbo and one chunk hold: every chunk must go into a page
+// already free, never into one this commit frees, which the durable root
+// state still reads until the commit's store.
+func TestCommitWritesNoPageItFrees(t *testing.T) {
+	s, a, rs := allocated(t, 200)
+	must(t, a.Commit(nil))
+	freed := rs[:120]
+	for _, r := range freed {
+		must(t, a.Free(r))
+	}
+	must(t, a.Commit(nil))
+	for _, r := range freed {
+		if h, _, err := page.Read(s, r.Addr); err != nil || h.Type != page.TypeData {
+			t.Fatalf("page %d, freed by the commit, was written by it: %v %v", r.Addr, h.Type, err)
+		}
+	}
+	if errs := page.Check(s, a.State(), page.Owned{Reachable: rs[120:]}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// Freed again while in limbo: refused.
+	if err := a.Free(freed[0]); err == nil {
+		t.Error("a page freed twice across commits was accepted")
+	}
+}

@@ -143,8 +143,10 @@ func decodeState(addr int64, p []byte) (State, error) {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}
 	inside := func(a int64) bool { return a == 0 || a >= FirstPage && a < st.End && a%MinBytes == 0 }
+	// fits says a page of size exponent exp at a ends by the end.
+	fits := func(a int64, exp uint8) bool { return a == 0 || inside(a) && a <= st.End-(1<<exp) }
 	for c, f := range st.Free {
-		if !inside(f.Top) || (f.Top == 0) != (f.Count == 0) || (f.Top == 0 && f.Used != 0) {
+		if !fits(f.Top, uint8(MinExp+c)) || (f.Top == 0) != (f.Count == 0) || (f.Top == 0 && f.Used != 0) {
 			return st, corrupt(addr, "free list %d: top %d, %d used, %d pages, allocator end %d", c, f.Top, f.Used, f.Count, st.End)
 		}
 	}
@@ -154,7 +156,7 @@ func decodeState(addr int64, p []byte) (State, error) {
 	st.LimboCount = int(limbo)
 	for i, e := range st.Limbo {
 		a, exp := unpackLimbo(e)
-		if i >= st.LimboCount && e != 0 || i < st.LimboCount && (a == 0 || !inside(a) || exp < MinExp || exp > MaxExp) {
+		if i >= st.LimboCount && e != 0 || i < st.LimboCount && (a == 0 || exp < MinExp || exp > MaxExp || !fits(a, exp)) {
 			return st, corrupt(addr, "limbo entry %d is %#x", i, e)
 		}
 	}
@@ -163,11 +165,11 @@ func decodeState(addr int64, p []byte) (State, error) {
 	}
 	st.JournalSpareCount = int(spares)
 	for i, e := range st.JournalSpare {
-		if i >= st.JournalSpareCount && e != 0 || i < st.JournalSpareCount && (e == 0 || !inside(e)) {
+		if i >= st.JournalSpareCount && e != 0 || i < st.JournalSpareCount && (e == 0 || !fits(e, MinExp)) {
 			return st, corrupt(addr, "journal spare %d is %d", i, e)
 		}
 	}
-	if !inside(st.JournalHead) || !inside(st.Catalog) {
+	if !fits(st.JournalHead, MinExp) || !fits(st.Catalog, MinExp) {
 		return st, corrupt(addr, "journal head %d or catalogue %d outside the allocated pages up to %d", st.JournalHead, st.Catalog, st.End)
 	}
 	return st, nil

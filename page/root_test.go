@@ -25,7 +25,7 @@ func next(st page.State, s mmapfile.Storage, t testing.TB) page.State {
 	st.Gen++
 	st.End += page.MinBytes
 	must(t, s.Grow(st.End))
-	st.Free[3] = page.FreeList{Top: page.FirstPage, Count: st.Gen}
+	st.Free[0] = page.FreeList{Top: page.FirstPage, Count: st.Gen}
 	st.JournalSeq = st.Gen * 10
 	return st
 }

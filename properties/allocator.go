@@ -49,7 +49,7 @@ type ownedPage struct {
 
 var dirMagic = []byte("allocator-dir")
 
-const dirExp = 11
+const dirExp = 13
 
 func (d directory) encode() []byte {
 	b := append([]byte(nil), dirMagic...)
@@ -119,7 +119,33 @@ func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			}
 			owned = append(owned, ownedPage{r, next})
 		}
+		// Now and then a bulk of small pages, more than limbo and one
+		// chunk hold, allocated or freed at once.
+		if ch.Choose("bulk", 4) == 3 {
+			for range 80 {
+				r, err := a.Allocate(page.MinExp)
+				if err != nil {
+					return err
+				}
+				next++
+				if err := write(r, []byte{next}); err != nil {
+					return err
+				}
+				owned = append(owned, ownedPage{r, next})
+			}
+		}
 		var freed []page.Ref
+		if ch.Choose("bulkFree", 4) == 3 {
+			kept := owned[:0]
+			for _, o := range owned {
+				if o.Exp == page.MinExp {
+					freed = append(freed, o.Ref)
+				} else {
+					kept = append(kept, o)
+				}
+			}
+			owned = kept
+		}
 		for range ch.Choose("frees", 4) {
 			if len(owned) == 0 {
 				break

@@ -70,8 +70,8 @@ func (r *rootState) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		}
 		st.Gen++
 		c := ch.Choose("class", page.Classes)
-		if st.End > page.FirstPage {
-			st.Free[c] = page.FreeList{Top: st.End - page.MinBytes, Used: uint32(st.Gen % 3), Count: st.Gen}
+		if top := st.End - 1<<(page.MinExp+c); top >= page.FirstPage {
+			st.Free[c] = page.FreeList{Top: top, Used: uint32(st.Gen % 3), Count: st.Gen}
 		}
 		st.JournalSeq = st.Gen * 1000
 		r.written[st.Gen], r.last = st, st.Gen
