@@ -107,31 +107,32 @@ func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	write := func(r page.Ref, payload []byte) error {
 		return page.Write(s, buf[:r.Bytes()], page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr, Seq: w.last + 1}, payload)
 	}
+	// own allocates a page of size exponent exp, writes it and owns it.
+	own := func(exp uint8) error {
+		r, err := a.Allocate(exp)
+		if err != nil {
+			return err
+		}
+		next++
+		if err := write(r, []byte{next}); err != nil {
+			return err
+		}
+		owned = append(owned, ownedPage{r, next})
+		return nil
+	}
 	for range 1 + ch.Choose("rounds", 6) {
 		for range ch.Choose("allocations", 5) {
-			r, err := a.Allocate(uint8(page.MinExp + ch.Choose("class", 3)))
-			if err != nil {
+			if err := own(uint8(page.MinExp + ch.Choose("class", 3))); err != nil {
 				return err
 			}
-			next++
-			if err := write(r, []byte{next}); err != nil {
-				return err
-			}
-			owned = append(owned, ownedPage{r, next})
 		}
 		// Now and then a bulk of small pages, more than limbo and one
 		// chunk hold, allocated or freed at once.
 		if ch.Choose("bulk", 4) == 3 {
 			for range 80 {
-				r, err := a.Allocate(page.MinExp)
-				if err != nil {
+				if err := own(page.MinExp); err != nil {
 					return err
 				}
-				next++
-				if err := write(r, []byte{next}); err != nil {
-					return err
-				}
-				owned = append(owned, ownedPage{r, next})
 			}
 		}
 		var freed []page.Ref
