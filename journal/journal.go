@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/gopersy/persy/mmapfile"
@@ -54,11 +55,12 @@ type written struct {
 }
 
 // Create starts the journal of a new file: it allocates its first page
-// and spares from a and stores the root state through commit, which must
-// call the Writer's Fill.
-func Create(s mmapfile.Storage, a *page.Allocator, commit func(w *Writer) func() error) (*Writer, error) {
+// and spares from a and stores the root state through commit. commit
+// must store a root state the Writer's Fill has filled; nil means
+// a.Commit(w.Fill), for an owner with no fields of its own.
+func Create(s mmapfile.Storage, a *page.Allocator, commit func() error) (*Writer, error) {
 	w := &Writer{s: s, a: a, seq: 1, headSeq: 1}
-	w.commit = commit(w)
+	w.setCommit(commit)
 	r, err := a.Allocate(PageExp)
 	if err != nil {
 		return nil, err
@@ -76,17 +78,17 @@ var ErrNoJournal = errors.New("journal: the file has no journal")
 
 // Open resumes the journal after Read: the next page goes where the
 // valid prefix ends.
-func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit func(w *Writer) func() error) (*Writer, error) {
+func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit func() error) (*Writer, error) {
 	if st.JournalHead == 0 || t.Next == 0 {
 		return nil, ErrNoJournal
 	}
-	for _, a := range append([]int64{t.Next}, st.JournalSpare[:st.JournalSpareCount]...) {
-		if a < page.FirstPage || a > st.End-(1<<PageExp) {
-			return nil, &page.CorruptError{Page: a, Reason: fmt.Sprintf("a journal page past the allocator's end %d", st.End)}
+	for _, addr := range append([]int64{t.Next}, st.JournalSpare[:st.JournalSpareCount]...) {
+		if !(page.Ref{Addr: addr, Exp: PageExp}).Within(st.End) {
+			return nil, &page.CorruptError{Page: addr, Reason: fmt.Sprintf("a journal page past the allocator's end %d", st.End)}
 		}
 	}
 	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages}
-	w.commit = commit(w)
+	w.setCommit(commit)
 	// Spares the crash left listed may have been written since: those in
 	// the valid prefix, and the page it links to, are taken.
 	taken := map[int64]bool{t.Next: true}
@@ -100,6 +102,13 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 	}
 	w.durable = len(w.spares)
 	return w, nil
+}
+
+func (w *Writer) setCommit(commit func() error) {
+	w.commit = commit
+	if commit == nil {
+		w.commit = func() error { return w.a.Commit(w.Fill) }
+	}
 }
 
 // Fill sets the journal's fields of the root state the owner is about to
@@ -346,7 +355,7 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		default:
 			return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page starts at LSN %d, want %d", lsn, expected)}
 		}
-		if after < page.FirstPage || after%page.MinBytes != 0 {
+		if !(page.Ref{Addr: after, Exp: PageExp}).Within(math.MaxInt64) {
 			return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page links to %d", after)}
 		}
 		// Complete entries from partial + data.

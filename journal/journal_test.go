@@ -31,19 +31,13 @@ type fixture struct {
 	w *journal.Writer
 }
 
-func commitWith(a *page.Allocator) func(w *journal.Writer) func() error {
-	return func(w *journal.Writer) func() error {
-		return func() error { return a.Commit(w.Fill) }
-	}
-}
-
 func newFixture(t fataler) *fixture {
 	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
 	must(t, err)
 	st, err := page.Format(s)
 	must(t, err)
 	a := page.NewAllocator(s, st)
-	w, err := journal.Create(s, a, commitWith(a))
+	w, err := journal.Create(s, a, nil)
 	must(t, err)
 	return &fixture{s, a, w}
 }
@@ -196,7 +190,7 @@ func TestTornTailAndResume(t *testing.T) {
 	// Resume: the next entry follows the valid prefix.
 	st, _ := page.Load(f.s)
 	a := page.NewAllocator(f.s, st)
-	w, err := journal.Open(f.s, a, st, tail, commitWith(a))
+	w, err := journal.Open(f.s, a, st, tail, nil)
 	must(t, err)
 	after := journal.Entry{Kind: journal.KindCommit, Tx: 1}
 	lsn, err := w.Append(after)

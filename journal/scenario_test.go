@@ -107,10 +107,6 @@ type scenario struct {
 	owned []page.Ref
 }
 
-func (sc *scenario) commitFn(w *journal.Writer) func() error {
-	return func() error { return sc.a.Commit(w.Fill) }
-}
-
 func fresh(t *testing.T, data []byte) *mmapfile.Memory {
 	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
 	must(t, err)
@@ -145,7 +141,7 @@ func (sc *scenario) run(t *testing.T, cmd string) []string {
 		st, err := page.Format(sc.s)
 		must(t, err)
 		sc.a = page.NewAllocator(sc.s, st)
-		sc.w, err = journal.Create(sc.s, sc.a, sc.commitFn)
+		sc.w, err = journal.Create(sc.s, sc.a, nil)
 		must(t, err)
 		sc.owned = nil
 		return []string{"ok"}

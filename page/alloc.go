@@ -64,6 +64,13 @@ type Ref struct {
 // Bytes is the page's size.
 func (r Ref) Bytes() int64 { return 1 << r.Exp }
 
+// Within reports whether r is a page of the allocated part of a file
+// whose allocator end is end: a size class, an address on a page boundary
+// at or past FirstPage, and its last byte before end.
+func (r Ref) Within(end int64) bool {
+	return r.Exp >= MinExp && r.Exp <= MaxExp && r.Addr >= FirstPage && r.Addr%MinBytes == 0 && r.Addr <= end-r.Bytes()
+}
+
 // NewAllocator returns the allocator of a file whose root state, just
 // loaded or formatted, is st.
 func NewAllocator(s mmapfile.Storage, st State) *Allocator {
@@ -92,7 +99,7 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 		}
 		if int(f.Used) < len(entries) {
 			addr := entries[len(entries)-1-int(f.Used)]
-			if addr < FirstPage || addr%MinBytes != 0 || addr > a.st.End-(1<<exp) {
+			if !(Ref{addr, exp}).Within(a.st.End) {
 				return Ref{}, corrupt(f.Top, "free-list entry %d is %d, not a page below %d", len(entries)-1-int(f.Used), addr, a.st.End)
 			}
 			f.Used++
@@ -161,7 +168,7 @@ func readChunk(s mmapfile.Storage, addr int64, exp uint8, end int64) (entries []
 	for i := range entries {
 		entries[i] = int64(binary.LittleEndian.Uint64(p[chunkHead+8*i:]))
 	}
-	if prev != 0 && (prev < FirstPage || prev%MinBytes != 0 || prev > end-(1<<exp)) {
+	if prev != 0 && !(Ref{prev, exp}).Within(end) {
 		return nil, 0, 0, corrupt(addr, "free-list chunk links to %d, not a page below %d", prev, end)
 	}
 	if prev == 0 && prevUsed != 0 {
@@ -177,7 +184,7 @@ func (a *Allocator) Free(r Ref) error {
 	if a.err != nil {
 		return a.err
 	}
-	if r.Exp < MinExp || r.Exp > MaxExp || r.Addr < FirstPage || r.Addr%MinBytes != 0 || r.Addr > a.st.End-r.Bytes() {
+	if !r.Within(a.st.End) {
 		return fmt.Errorf("page: free %d-byte page at %d: not a page below %d", r.Bytes(), r.Addr, a.st.End)
 	}
 	if a.isFree[r.Addr] || slices.ContainsFunc(a.st.Limbo[:a.st.LimboCount], func(e int64) bool {
@@ -226,8 +233,8 @@ func (a *Allocator) Pending() []Ref {
 }
 
 // Commit makes the allocator's state durable together with the caller's:
-// it lists the pending pages in new chunks (or trims them off the end),
-// lets update set the root state's other fields, makes everything written
+// it trims durable limbo pages off the end, puts the pending pages in
+// limbo (or, limbo full, lists them in new chunks), lets update set the root state's other fields, makes everything written
 // so far durable with Sync (the chunks, the caller's pages, the file
 // size) and then stores the root state. The pages freed since the last
 // Commit become free in the same root state that stops reading them, so

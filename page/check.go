@@ -74,7 +74,7 @@ func Check(s mmapfile.Storage, st State, owned Owned) []error {
 	}
 	for _, r := range reachable {
 		spans = append(spans, span{r, "reachable"})
-		if r.Addr < FirstPage || r.Addr > st.End-r.Bytes() {
+		if !r.Within(st.End) {
 			continue // reported as beyond the allocated part below
 		}
 		h, _, err := Read(s, r.Addr)
@@ -110,7 +110,7 @@ func cover(spans []span, end int64) []error {
 	var last span
 	for _, sp := range spans {
 		switch {
-		case sp.Addr < FirstPage || sp.Addr+sp.Bytes() > end || sp.Addr%MinBytes != 0:
+		case !sp.Within(end):
 			errs = append(errs, corrupt(sp.Addr, "%s page of %d bytes outside the allocated pages [%d, %d)", sp.what, sp.Bytes(), FirstPage, end))
 			continue
 		case sp.Addr < pos:

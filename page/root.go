@@ -142,9 +142,9 @@ func decodeState(addr int64, p []byte) (State, error) {
 	if st.End < FirstPage || st.End%MinBytes != 0 {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}
-	inside := func(a int64) bool { return a == 0 || a >= FirstPage && a < st.End && a%MinBytes == 0 }
-	// fits says a page of size exponent exp at a ends by the end.
-	fits := func(a int64, exp uint8) bool { return a == 0 || inside(a) && a <= st.End-(1<<exp) }
+	// fits says a is no page (0) or a page of size exponent exp, at
+	// least, of the allocated part.
+	fits := func(a int64, exp uint8) bool { return a == 0 || (Ref{a, exp}).Within(st.End) }
 	for c, f := range st.Free {
 		if !fits(f.Top, uint8(MinExp+c)) || (f.Top == 0) != (f.Count == 0) || (f.Top == 0 && f.Used != 0) {
 			return st, corrupt(addr, "free list %d: top %d, %d used, %d pages, allocator end %d", c, f.Top, f.Used, f.Count, st.End)
@@ -156,7 +156,7 @@ func decodeState(addr int64, p []byte) (State, error) {
 	st.LimboCount = int(limbo)
 	for i, e := range st.Limbo {
 		a, exp := unpackLimbo(e)
-		if i >= st.LimboCount && e != 0 || i < st.LimboCount && (a == 0 || exp < MinExp || exp > MaxExp || !fits(a, exp)) {
+		if i >= st.LimboCount && e != 0 || i < st.LimboCount && (a == 0 || !fits(a, exp)) {
 			return st, corrupt(addr, "limbo entry %d is %#x", i, e)
 		}
 	}

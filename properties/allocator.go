@@ -25,7 +25,7 @@ func Allocator() sim.Workload {
 	return sim.Workload{
 		Name:        "allocator",
 		Description: "allocate, write, free and commit pages in rounds: after a crash owned pages read back, Check finds no leak, allocation goes on",
-		New:         func(diskmodel.Profile) sim.Program { return &allocWorkload{} },
+		New:         func() sim.Program { return &allocWorkload{} },
 	}
 }
 
@@ -83,10 +83,7 @@ func decodeDirectory(p []byte) (directory, error) {
 }
 
 func (w *allocWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
-	if err := w.run(s, ch); err != nil && !sim.IsInjected(err) {
-		return err
-	}
-	return nil
+	return sim.RunResult(w.run(s, ch))
 }
 
 func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {

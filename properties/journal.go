@@ -22,7 +22,7 @@ func Journal() sim.Workload {
 	return sim.Workload{
 		Name:        "journal",
 		Description: "append, flush, trim and commit the journal: after a crash it reads back a prefix holding every flushed entry, Check passes, appending resumes",
-		New:         func(diskmodel.Profile) sim.Program { return &journalWorkload{} },
+		New:         func() sim.Program { return &journalWorkload{} },
 	}
 }
 
@@ -61,10 +61,7 @@ type logged struct {
 }
 
 func (w *journalWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
-	if err := w.run(s, ch); err != nil && !sim.IsInjected(err) {
-		return err
-	}
-	return nil
+	return sim.RunResult(w.run(s, ch))
 }
 
 // entryData is the deterministic content of the i-th entry.
@@ -83,10 +80,7 @@ func (w *journalWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	}
 	w.formatted = true
 	a := page.NewAllocator(s, st)
-	commit := func(jw *journal.Writer) func() error {
-		return func() error { return a.Commit(jw.Fill) }
-	}
-	jw, err := journal.Create(s, a, commit)
+	jw, err := journal.Create(s, a, nil)
 	if err != nil {
 		return err
 	}
@@ -185,9 +179,7 @@ func (w *journalWorkload) check(rb sim.Reboot) error {
 	// Resume: an entry appended now, spanning three pages, follows what
 	// was read.
 	a := page.NewAllocator(s, st)
-	jw, err := journal.Open(s, a, st, tail, func(jw *journal.Writer) func() error {
-		return func() error { return a.Commit(jw.Fill) }
-	})
+	jw, err := journal.Open(s, a, st, tail, nil)
 	if err != nil {
 		return err
 	}

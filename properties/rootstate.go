@@ -27,7 +27,7 @@ func RootState() sim.Workload {
 	return sim.Workload{
 		Name:        "root-state",
 		Description: "format, then store root states through the two slots: the newest acknowledged state or a later one survives, never a mix",
-		New:         func(p diskmodel.Profile) sim.Program { return &rootState{} },
+		New:         func() sim.Program { return &rootState{} },
 	}
 }
 
@@ -39,10 +39,7 @@ type rootState struct {
 }
 
 func (r *rootState) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
-	if err := r.run(s, ch); err != nil && !sim.IsInjected(err) {
-		return err
-	}
-	return nil
+	return sim.RunResult(r.run(s, ch))
 }
 
 func (r *rootState) run(s mmapfile.Storage, ch diskmodel.Chooser) error {

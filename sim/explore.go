@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -45,15 +46,15 @@ func Explore(cfg Config) Report {
 	cfg = cfg.withDefaults()
 	e := &explorer{cfg: cfg, rep: Report{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy}}
 	if p, err := diskmodel.ProfileByName(cfg.Profile.Name); err != nil || p != cfg.Profile {
-		e.rep.Minimal = &Schedule{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(), Crash: NoCrash,
-			Failure: fmt.Sprintf("sim: profile %q is not one of diskmodel.Profiles(): a schedule could not name it", cfg.Profile.Name)}
+		e.rep.Minimal = e.schedule(NoCrash, nil, nil, fmt.Errorf("sim: profile %q is not one of diskmodel.Profiles(): a schedule could not name it", cfg.Profile.Name))
 		return e.rep
 	}
 	if !isWord(cfg.Workload.Name) {
-		e.rep.Minimal = &Schedule{Workload: "-", Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(), Crash: NoCrash,
-			Failure: fmt.Sprintf("sim: workload name %q is not one word", cfg.Workload.Name)}
+		e.rep.Minimal = e.schedule(NoCrash, nil, nil, fmt.Errorf("sim: workload name %q is not one word", cfg.Workload.Name))
+		e.rep.Minimal.Workload = "-" // a schedule cannot name it
 		return e.rep
 	}
+	e.policies = policies(cfg.Profile)
 	// rapid asks testing whether the run is -short, which needs testing's
 	// flags registered and parsed even outside go test.
 	if !flag.Parsed() {
@@ -75,16 +76,17 @@ func Explore(cfg Config) Report {
 	if tb.failed && e.rep.Minimal == nil {
 		// rapid failed without a failing run of ours: its own complaint
 		// (too few valid runs, a flaky run) is the failure.
-		e.rep.Minimal = &Schedule{Workload: cfg.Workload.Name, Profile: cfg.Profile.Name, Strategy: cfg.Strategy.String(),
-			Crash: NoCrash, Failure: "rapid: " + strings.Join(tb.log, "\n"), TraceSHA256: NoTrace}
+		e.rep.Minimal = e.schedule(NoCrash, nil, nil, errors.New("rapid: "+strings.Join(tb.log, "\n")))
+		e.rep.Minimal.TraceSHA256 = NoTrace
 	}
 	return e.rep
 }
 
 type explorer struct {
-	cfg Config
-	rep Report
-	buf []byte
+	cfg      Config
+	rep      Report
+	buf      []byte
+	policies []diskmodel.Chooser // the whole-image policies of cfg's profile
 }
 
 func (e *explorer) prop(t *rapid.T) {
@@ -132,15 +134,15 @@ func (e *explorer) exhaustiveWith(ch diskmodel.Chooser) *Schedule {
 		if !take {
 			return false
 		}
-		images := policies(e.cfg.Profile)
+		images := e.policies
 		if e.cfg.Strategy == Sweep {
 			shape, buf, err := shapeOf(x, e.buf)
 			if err != nil {
-				fail = e.schedule(x, op.Yield, run.Choices, nil, err)
+				fail = e.schedule(op.Yield, run.Choices, nil, err)
 				return true
 			}
 			e.buf = buf
-			images = append(images, sweeps(shape, e.cfg.Profile)...)
+			images = append(slices.Clip(images), sweeps(shape, e.cfg.Profile)...)
 		}
 		seen := map[string]bool{}
 		for _, c := range images {
@@ -156,7 +158,7 @@ func (e *explorer) exhaustiveWith(ch diskmodel.Chooser) *Schedule {
 			seen[key] = true
 			e.rep.States++
 			if err != nil {
-				fail = e.schedule(x, op.Yield, run.Choices, rec.Choices, err)
+				fail = e.schedule(op.Yield, run.Choices, rec.Choices, err)
 				return true
 			}
 		}
@@ -164,7 +166,7 @@ func (e *explorer) exhaustiveWith(ch diskmodel.Chooser) *Schedule {
 	})
 	e.count(x)
 	if err != nil && fail == nil {
-		fail = e.schedule(x, NoCrash, run.Choices, nil, err)
+		fail = e.schedule(NoCrash, run.Choices, nil, err)
 	}
 	return fail
 }
@@ -176,7 +178,7 @@ func (e *explorer) random(t *rapid.T) *Schedule {
 	x, err := execute(e.cfg, dry, nil)
 	e.count(x)
 	if err != nil {
-		return e.schedule(x, NoCrash, dry.Choices, nil, err)
+		return e.schedule(NoCrash, dry.Choices, nil, err)
 	}
 	crash := int64(rapid.IntRange(0, len(x.ops)).Draw(t, "crash"))
 	run := &diskmodel.Recorder{Inner: &diskmodel.Replay{Choices: dry.Choices}}
@@ -192,7 +194,7 @@ func (e *explorer) random(t *rapid.T) *Schedule {
 		}
 		e.rep.States++
 		if err != nil {
-			fail = e.schedule(x, op.Yield, run.Choices, rec.Choices, err)
+			fail = e.schedule(op.Yield, run.Choices, rec.Choices, err)
 		}
 		return true
 	})
@@ -201,13 +203,13 @@ func (e *explorer) random(t *rapid.T) *Schedule {
 	case fail != nil:
 		return fail
 	case err != nil:
-		return e.schedule(x, NoCrash, run.Choices, nil, err)
+		return e.schedule(NoCrash, run.Choices, nil, err)
 	case !slices.Equal(run.Choices, dry.Choices[:min(len(run.Choices), len(dry.Choices))]):
-		return e.schedule(x, NoCrash, run.Choices, nil,
+		return e.schedule(NoCrash, run.Choices, nil,
 			fmt.Errorf("sim: the run is not deterministic: its second run decided %s, its first %s",
 				choicesText(run.Choices), choicesText(dry.Choices)))
 	case !x.crashed:
-		return e.schedule(x, NoCrash, run.Choices, nil,
+		return e.schedule(NoCrash, run.Choices, nil,
 			fmt.Errorf("sim: the run is not deterministic: its second run ended after %d yields, its first reached yield %d", len(x.ops), crash))
 	}
 	return nil
@@ -218,7 +220,7 @@ func (e *explorer) count(x *execution) {
 	e.rep.DroppedVersions += x.disk.Counters().DroppedVersions
 }
 
-func (e *explorer) schedule(x *execution, crash int64, run, image []diskmodel.Choice, err error) *Schedule {
+func (e *explorer) schedule(crash int64, run, image []diskmodel.Choice, err error) *Schedule {
 	return &Schedule{
 		Workload: e.cfg.Workload.Name,
 		Profile:  e.cfg.Profile.Name,
@@ -343,7 +345,7 @@ func Regress(s *Schedule, w Workload) (*Schedule, error) {
 		return nil, fmt.Errorf("sim: regress: %w", err)
 	}
 	for _, st := range []Strategy{Barriers, Yields, Sweep} {
-		e := &explorer{cfg: Config{Workload: w, Profile: profile, Strategy: st}.withDefaults()}
+		e := &explorer{cfg: Config{Workload: w, Profile: profile, Strategy: st}.withDefaults(), policies: policies(profile)}
 		run := &diskmodel.Replay{Choices: s.Run}
 		if f := e.exhaustiveWith(run); f != nil {
 			e.finish(f)

@@ -67,8 +67,8 @@ type Workload struct {
 	// deliberately missing: the runner's own test. For it a failure found
 	// is the expected outcome.
 	Broken bool
-	// New starts a run on a disk with profile p.
-	New func(p diskmodel.Profile) Program
+	// New starts a run.
+	New func() Program
 }
 
 // Strategy says where a run crashes and which images it takes there.
@@ -145,7 +145,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// endYield marks the crash point after Run returned.
+// endKind marks the crash point after Run returned.
 const endKind diskmodel.OpKind = 0
 
 // execution is one run of a program over a fresh simulated disk.
@@ -194,7 +194,7 @@ func execute(cfg Config, run diskmodel.Chooser, p probe) (x *execution, err erro
 		},
 	})
 	err = protect("the workload", func() error {
-		x.prog = cfg.Workload.New(cfg.Profile)
+		x.prog = cfg.Workload.New()
 		return x.prog.Run(x.disk, x.ch)
 	})
 	if err != nil && !x.crashed {
@@ -318,6 +318,15 @@ func protect(where string, fn func() error) (err error) {
 func IsInjected(err error) bool {
 	return errors.Is(err, diskmodel.ErrCrashed) || diskmodel.IsFault(err) ||
 		errors.Is(err, mmapfile.ErrPoisoned)
+}
+
+// RunResult is what a Program's Run returns when its work stopped with
+// err: nil for no error or an injected fault, err otherwise.
+func RunResult(err error) error {
+	if IsInjected(err) {
+		return nil
+	}
+	return err
 }
 
 // Test explores cfg and fails t if the workload fails, writing the

@@ -173,7 +173,7 @@ func (p *program) Run(s mmapfile.Storage, ch diskmodel.Chooser) error { return p
 func (p *program) Check(r sim.Reboot) error                           { return p.check(r.Storage) }
 
 func workload(name string, run func(s mmapfile.Storage, ch diskmodel.Chooser) error, check func(s mmapfile.Storage) error) sim.Workload {
-	return sim.Workload{Name: name, New: func(diskmodel.Profile) sim.Program { return &program{run, check} }}
+	return sim.Workload{Name: name, New: func() sim.Program { return &program{run, check} }}
 }
 
 func writeAndSync(s mmapfile.Storage, _ diskmodel.Chooser) error {

@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"testing"
 	"text/tabwriter"
 	"time"
 
@@ -40,10 +39,6 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	// rapid asks testing whether the run is -short; that needs testing's
-	// flags registered and parsed, though this is not a test.
-	testing.Init()
-	_ = flag.CommandLine.Parse(nil)
 	switch os.Args[1] {
 	case "sim":
 		os.Exit(runSim(os.Args[2:], os.Stdout, os.Stderr))

@@ -44,7 +44,7 @@ func AppendLog() sim.Workload {
 	return sim.Workload{
 		Name:        "append-log",
 		Description: "checksummed append-only log, every barrier in place: acknowledged records survive, nothing torn is read",
-		New:         func(p diskmodel.Profile) sim.Program { return &appendLog{} },
+		New:         func() sim.Program { return &appendLog{} },
 	}
 }
 
@@ -56,7 +56,7 @@ func AppendLogMissingBarrier() sim.Workload {
 		Name:        "append-log-missing-barrier",
 		Description: "the same log without the Sync after growing the file: the runner must find acknowledged records lost",
 		Broken:      true,
-		New:         func(p diskmodel.Profile) sim.Program { return &appendLog{skipGrowSync: true} },
+		New:         func() sim.Program { return &appendLog{skipGrowSync: true} },
 	}
 }
 
@@ -92,11 +92,7 @@ func recordCRC(off int64, n, seq uint32, p []byte) uint32 {
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
 func (l *appendLog) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
-	err := l.run(s, ch)
-	if sim.IsInjected(err) {
-		return nil
-	}
-	return err
+	return sim.RunResult(l.run(s, ch))
 }
 
 func (l *appendLog) run(s mmapfile.Storage, ch diskmodel.Chooser) error {

@@ -167,9 +167,7 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 	}
 	d := New(o)
 	d.created = true
-	if err := d.growLocked(int64(len(img.Data))); err != nil {
-		return nil, err
-	}
+	d.growLocked(int64(len(img.Data)))
 	d.live.write(img.Data, 0)
 	copy(d.shadow, img.Data)
 	copy(d.durable, img.Data)
@@ -295,10 +293,11 @@ func (d *Disk) Grow(size int64) error {
 		return fmt.Errorf("diskmodel: grow to %d: %w", size, syscall.ENOSPC)
 	}
 	d.c.Grows++
-	return d.growLocked(size)
+	d.growLocked(size)
+	return nil
 }
 
-func (d *Disk) growLocked(size int64) error {
+func (d *Disk) growLocked(size int64) {
 	d.live.grow(size)
 	whole := roundUp(size, mmapfile.PageBytes)
 	d.shadow = append(d.shadow, make([]byte, whole-int64(len(d.shadow)))...)
@@ -309,7 +308,6 @@ func (d *Disk) growLocked(size int64) error {
 	d.took = append(d.took, make([]bool, units-len(d.took))...)
 	d.size = size
 	d.sizes = append(d.sizes, size)
-	return nil
 }
 
 // WriteAt implements mmapfile.Storage.
@@ -460,7 +458,7 @@ func (d *Disk) checkBypassLocked() error {
 	if d.bypass != nil || d.scanned == d.c.Yields+1 {
 		return d.bypass
 	}
-	if off := d.live.diff(d.shadow, d.size); off >= 0 {
+	if off := d.live.diffRange(d.shadow, 0, d.size); off >= 0 {
 		d.bypass = &BypassError{Off: off}
 		return d.bypass
 	}

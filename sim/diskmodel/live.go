@@ -52,23 +52,6 @@ func (l *live) write(p []byte, off int64) {
 	}
 }
 
-// diff returns the first byte below size where a generation differs from
-// want, or -1.
-func (l *live) diff(want []byte, size int64) int64 {
-	for _, g := range l.gens {
-		n := min(int64(len(g)), size)
-		if bytes.Equal(g[:n], want[:n]) {
-			continue
-		}
-		for i := range n {
-			if g[i] != want[i] {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
 // diffRange returns the first byte of [off, off+n) where a generation
 // differs from want, or -1.
 func (l *live) diffRange(want []byte, off, n int64) int64 {
