@@ -20,20 +20,20 @@ type Kind uint8
 // number for the transaction.
 const (
 	KindStart         Kind = iota + 1 // a transaction begins
-	KindInsert                        // A segment, B record, C the new data page
-	KindUpdate                        // A segment, B record, C the new data page; Data the before image
-	KindDelete                        // A segment, B record; Data the before image
+	KindInsert                        // A segment, B record; Data the record
+	KindUpdate                        // A segment, B record; Data the record's new content
+	KindDelete                        // A segment, B record
 	KindCreateSegment                 // A segment id; Data its name
 	KindDropSegment                   // A segment id; Data its name
 	KindCreateIndex                   // A index id; Data its name and types
 	KindDropIndex                     // A index id; Data its name
-	KindPageAllocated                 // A the page
-	KindPageFreed                     // A the page
+	KindPageAllocated                 // A the page (not written by the engine: it allocates only at checkpoints)
+	KindPageFreed                     // A the page (likewise)
 	KindPrepare                       // Data the caller's transaction id
 	KindCommit                        //
 	KindRollback                      //
-	KindCleanup                       //
-	KindSlotBefore                    // A address page, B slot; Data the slot before the commit applied, to roll a half-applied commit back
+	KindCleanup                       // (not written by the engine: a checkpoint cleans every decided transaction)
+	KindSlotBefore                    // A address page, B slot; Data a slot's before image (not written by the engine: nothing reaches the file's pages before its commit is durable)
 	kindEnd
 )
 
@@ -89,7 +89,7 @@ func (e *Entry) check() error {
 
 func noData(k Kind) bool {
 	switch k {
-	case KindStart, KindInsert, KindPageAllocated, KindPageFreed, KindCommit, KindRollback, KindCleanup:
+	case KindStart, KindPageAllocated, KindPageFreed, KindCommit, KindRollback, KindCleanup:
 		return true
 	}
 	return false

@@ -46,6 +46,8 @@ type Writer struct {
 	buf     []byte    // entries appended and not flushed
 	starts  []int     // offsets in buf where entries start
 	pageBuf []byte
+	// unsynced holds the pages Write wrote that no barrier covers yet.
+	unsynced []int64
 }
 
 type written struct {
@@ -141,10 +143,28 @@ func (w *Writer) Append(e Entry) (uint64, error) {
 func (w *Writer) End() uint64 { return w.lsn + uint64(len(w.buf)) }
 
 // Flush writes the entries appended since the last Flush into new pages
-// and makes them durable, page by page with SyncRange. When it needs
-// more spare pages than the root state holds, it allocates them and
-// stores the root state through the owner's commit first.
+// and makes them, and every page Write wrote before, durable, page by page
+// with SyncRange. When it needs more spare pages than the root state
+// holds, it allocates them and stores the root state through the owner's
+// commit first.
 func (w *Writer) Flush() error {
+	if err := w.Write(); err != nil {
+		return err
+	}
+	for _, addr := range w.unsynced {
+		if err := w.s.SyncRange(addr, 1<<PageExp); err != nil {
+			return err
+		}
+	}
+	w.unsynced = w.unsynced[:0]
+	return nil
+}
+
+// Write writes the entries appended since the last Write into new pages
+// without a barrier: a process that dies after Write loses none of them,
+// a power loss may lose any page not made durable since, and with it every
+// page after it, so the journal that survives is always a prefix.
+func (w *Writer) Write() error {
 	for off := 0; off < len(w.buf); {
 		n := min(streamBytes, len(w.buf)-off)
 		first := noEntry
@@ -167,9 +187,7 @@ func (w *Writer) Flush() error {
 		if err := page.Write(w.s, w.pageBuf, h, p); err != nil {
 			return err
 		}
-		if err := w.s.SyncRange(w.next, 1<<PageExp); err != nil {
-			return err
-		}
+		w.unsynced = append(w.unsynced, w.next)
 		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n)})
 		w.next, w.seq, w.lsn = after, w.seq+1, w.lsn+uint64(n)
 		off += n

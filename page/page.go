@@ -53,11 +53,12 @@ const (
 	TypeData                     // a record's data
 	TypeAddress                  // a segment's address slots
 	TypeIndex                    // a B+tree node
+	TypeCatalog                  // a page of the catalogue of segments
 	typeEnd
 )
 
 var typeNames = [...]string{TypeRoot: "root", TypeRootSlot: "root slot", TypeFree: "free", TypeJournal: "journal",
-	TypeData: "data", TypeAddress: "address", TypeIndex: "index"}
+	TypeData: "data", TypeAddress: "address", TypeIndex: "index", TypeCatalog: "catalogue"}
 
 func (t Type) String() string {
 	if t > 0 && t < typeEnd {

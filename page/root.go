@@ -76,14 +76,25 @@ type State struct {
 	// Catalog is the first page of the catalogue of segments and
 	// indexes, 0 if there is none yet.
 	Catalog int64
+	// Checkpoint is the journal LSN the catalogue is up to date with:
+	// every transaction whose commit entry lies before it is in the
+	// catalogue, none after it is.
+	Checkpoint uint64
 }
 
 // limboEntry packs a page address and its size exponent.
-func limboEntry(addr int64, exp uint8) int64 { return addr | int64(exp) }
+func limboEntry(addr int64, exp uint8) int64 { return Ref{addr, exp}.Pack() }
 
-func unpackLimbo(e int64) (int64, uint8) { return e &^ (MinBytes - 1), uint8(e & (MinBytes - 1)) }
+func unpackLimbo(e int64) (int64, uint8) { r := Unpack(e); return r.Addr, r.Exp }
 
-const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8
+// Pack returns r in one word: the address with the size exponent in its
+// low bits, which a page address always has free.
+func (r Ref) Pack() int64 { return r.Addr | int64(r.Exp) }
+
+// Unpack returns the Ref that Pack made e from.
+func Unpack(e int64) Ref { return Ref{Addr: e &^ (MinBytes - 1), Exp: uint8(e & (MinBytes - 1))} }
+
+const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8
 
 func (st *State) encode() []byte {
 	b := make([]byte, 0, stateBytes)
@@ -105,6 +116,7 @@ func (st *State) encode() []byte {
 	for _, e := range st.JournalSpare {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e))
 	}
+	b = binary.LittleEndian.AppendUint64(b, st.Checkpoint)
 	return b
 }
 
@@ -139,6 +151,7 @@ func decodeState(addr int64, p []byte) (State, error) {
 	for i := range st.JournalSpare {
 		st.JournalSpare[i] = int64(u())
 	}
+	st.Checkpoint = u()
 	if st.End < FirstPage || st.End%MinBytes != 0 {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}

@@ -1,0 +1,205 @@
+package persy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gopersy/persy/journal"
+)
+
+// errBusy is a name lock held by another prepared transaction.
+var errBusy = errors.New("persy: lock busy")
+
+type reqKind uint8
+
+const (
+	reqCommit   reqKind = iota + 1 // a one-phase commit: changes, prepare, commit
+	reqPrepare                     // changes and prepare
+	reqDecideCommit                // the commit of a prepared transaction
+	reqDecideRollback              // the rollback of a prepared transaction
+)
+
+// commitReq is one transaction's turn in the group commit.
+type commitReq struct {
+	kind       reqKind
+	ops        []op
+	id         []byte
+	jtx        uint64 // journal number: set by the leader for new transactions
+	background bool
+
+	err  error
+	done bool
+}
+
+// submit queues r and waits for a leader, perhaps itself, to journal it
+// with the others queued, behind one barrier.
+func (db *DB) submit(r *commitReq) error {
+	db.mu.Lock()
+	if err := db.stateErr(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	db.queue = append(db.queue, r)
+	for !r.done {
+		if db.leading {
+			db.cond.Wait()
+			continue
+		}
+		db.leading = true
+		batch := db.queue
+		db.queue = nil
+		db.mu.Unlock()
+		db.wmu.Lock()
+		db.process(batch)
+		db.wmu.Unlock()
+		db.mu.Lock()
+		db.leading = false
+		for _, b := range batch {
+			b.done = true
+		}
+		db.cond.Broadcast()
+	}
+	db.mu.Unlock()
+	return r.err
+}
+
+// process journals batch behind one barrier, then applies its commits in
+// order. The caller holds wmu.
+func (db *DB) process(batch []*commitReq) {
+	setAll := func(err error) {
+		for _, r := range batch {
+			r.err = err
+		}
+	}
+	db.mu.Lock()
+	err := db.stateErr()
+	db.mu.Unlock()
+	if err != nil {
+		setAll(err)
+		return
+	}
+	background := true
+	for _, r := range batch {
+		if err := db.journalReq(r); err != nil {
+			setAll(db.fail(err))
+			return
+		}
+		background = background && r.background
+	}
+	if background {
+		err = db.jw.Write()
+	} else {
+		err = db.jw.Flush()
+	}
+	if err != nil {
+		setAll(db.fail(err))
+		return
+	}
+	db.unsynced = background
+	for _, r := range batch {
+		switch r.kind {
+		case reqCommit, reqDecideCommit:
+			if err := db.applyOps(r.ops); err != nil {
+				setAll(db.fail(err))
+				return
+			}
+		}
+		switch r.kind {
+		case reqPrepare:
+			db.prepared[r.jtx] = &preparedTx{jtx: r.jtx, id: r.id, ops: r.ops}
+		case reqDecideCommit, reqDecideRollback:
+			delete(db.prepared, r.jtx)
+		}
+	}
+	if background && db.bgWake != nil {
+		select {
+		case db.bgWake <- struct{}{}:
+		default:
+		}
+	}
+	// The batch is durable (or, in background, written): a checkpoint
+	// failing now stops the database but takes nothing back.
+	_ = db.maybeCheckpoint()
+}
+
+// journalReq appends r's entries.
+func (db *DB) journalReq(r *commitReq) error {
+	appendE := func(e journal.Entry) error {
+		_, err := db.jw.Append(e)
+		return err
+	}
+	switch r.kind {
+	case reqCommit, reqPrepare:
+		r.jtx = db.jw.End()
+		if err := appendE(journal.Entry{Kind: journal.KindStart, Tx: r.jtx}); err != nil {
+			return err
+		}
+		for _, o := range r.ops {
+			if err := appendE(o.entry(r.jtx)); err != nil {
+				return err
+			}
+		}
+		if err := appendE(journal.Entry{Kind: journal.KindPrepare, Tx: r.jtx, Data: r.id}); err != nil {
+			return err
+		}
+		if r.kind == reqCommit {
+			return appendE(journal.Entry{Kind: journal.KindCommit, Tx: r.jtx})
+		}
+		return nil
+	case reqDecideCommit:
+		return appendE(journal.Entry{Kind: journal.KindCommit, Tx: r.jtx})
+	case reqDecideRollback:
+		return appendE(journal.Entry{Kind: journal.KindRollback, Tx: r.jtx})
+	}
+	return fmt.Errorf("persy: request kind %d", r.kind)
+}
+
+// applyOps applies a committed transaction's changes as the next version.
+// The caller holds wmu.
+func (db *DB) applyOps(ops []op) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	nv, fx, err := apply(db.cur, db.cur.seq+1, ops)
+	if err != nil {
+		return fmt.Errorf("persy: apply: %w", err)
+	}
+	db.cur = nv
+	db.noteEffects(fx, nv.seq)
+	return nil
+}
+
+// noteEffects records what an apply did for the checkpoint and the slot
+// allocators. The caller holds wmu and mu.
+func (db *DB) noteEffects(fx effects, seq uint64) {
+	for _, r := range fx.superseded {
+		db.superseded = append(db.superseded, retainedPage{r, seq})
+	}
+	for _, k := range fx.dirty {
+		db.dirty[k] = true
+	}
+	for _, id := range fx.created {
+		if db.slots[id] == nil {
+			db.slots[id] = &slotAlloc{}
+		}
+		db.nextSeg = max(db.nextSeg, id+1)
+	}
+	for _, id := range fx.dropped {
+		delete(db.slots, id)
+		db.dropped = append(db.dropped, id)
+	}
+	for _, k := range fx.freedSlots {
+		if a := db.slots[k.seg]; a != nil {
+			a.free = append(a.free, k.page)
+		}
+	}
+	for _, k := range fx.inserted {
+		if a := db.slots[k.seg]; a != nil && a.next <= k.page {
+			// A slot no reservation took: a transaction's own new
+			// segment, or a commit recovery redoes.
+			for n := a.next; n < k.page; n++ {
+				a.free = append(a.free, n)
+			}
+			a.next = k.page + 1
+		}
+	}
+}

@@ -1,0 +1,539 @@
+// Package persy is persy-go: an embedded, transactional, crash-safe
+// storage engine. One file holds segments, named collections of records
+// addressed by a stable RecordID. Transactions are ACID, with snapshots
+// and two-phase commit under a caller-chosen id; after a crash the caller
+// decides, for each transaction found prepared, commit or rollback.
+//
+// How a commit becomes durable: its changes, the records' contents
+// included, go to the journal, and one barrier makes them durable; the
+// commit is then applied in memory. A checkpoint later writes the records
+// and address pages changed since the last one into fresh pages and stores
+// a new root state naming them, which frees the journal. Nothing the
+// durable root state reads is ever written in place, so a crash leaves the
+// last checkpoint intact and recovery redoes the journal after it.
+package persy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+	"github.com/gopersy/persy/segment"
+)
+
+// DB is an open database. It is safe for concurrent use.
+type DB struct {
+	s     mmapfile.Storage
+	opts  Options
+	locks *lockTable
+
+	mu      sync.Mutex // guards the fields to the next blank line
+	cond    *sync.Cond
+	cur     *version
+	pins    map[uint64]int // version seq -> readers and snapshots on it
+	slots   map[uint64]*slotAlloc
+	nextSeg uint64
+	closed  bool
+	err     error // sticky: the storage failed; reopen to recover
+	queue   []*commitReq
+	leading bool
+
+	// The write side, guarded by wmu: held by the group-commit leader,
+	// checkpoints and Close.
+	wmu        sync.Mutex
+	alloc      *page.Allocator
+	jw         *journal.Writer
+	durable    page.State              // the root state last stored
+	disk       map[uint64][]page.Ref   // each segment's address pages in the file
+	catPages   []page.Ref              // the catalogue's pages in the file
+	dirty      map[pageKey]bool        // address pages changed since the checkpoint
+	dropped    []uint64                // segments dropped since the checkpoint
+	superseded []retainedPage          // data pages unreachable since the checkpoint
+	retained   []retainedPage          // unreachable pages a pin held at the checkpoint
+	prepared   map[uint64]*preparedTx  // undecided prepared transactions, by journal number
+	unsynced   bool                    // background commits written without a barrier
+
+	bgWake chan struct{}
+	bgDone chan struct{}
+}
+
+// slotAlloc hands out a segment's record slots: emptied ones first.
+type slotAlloc struct {
+	next uint64   // slots from next on were never used
+	free []uint64 // emptied slots, taken from the end
+}
+
+type retainedPage struct {
+	ref page.Ref
+	seq uint64 // the first version that does not read it
+}
+
+// preparedTx is a prepared transaction not yet decided.
+type preparedTx struct {
+	jtx   uint64 // its journal number: the LSN of its Start entry
+	id    []byte
+	ops   []op
+	locks []lockReq
+}
+
+// Create creates a new, empty database file at path, which must not
+// exist (the error then wraps fs.ErrExist), and closes it.
+func Create(path string) error {
+	f, err := mmapfile.Create(path, mmapfile.Options{})
+	if err != nil {
+		return fmt.Errorf("persy: create %s: %w", path, err)
+	}
+	db, err := OpenStorage(f, Options{ManualSync: true})
+	if err != nil {
+		f.Close()
+		return err
+	}
+	return db.Close()
+}
+
+// Open opens the database file at path. Transactions recovery finds
+// prepared and undecided are decided by opts.OnPrepared (commit if nil).
+// A second Open of the same file, in this process or another, fails with
+// ErrLocked.
+func Open(path string, opts Options) (*DB, error) {
+	rec, err := OpenRecover(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Finish()
+}
+
+// OpenOrCreate opens the database file at path, creating it first if it
+// does not exist; on creation only, init runs in a transaction that
+// commits before OpenOrCreate returns.
+func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, error) {
+	f, err := mmapfile.Create(path, mmapfile.Options{})
+	if errors.Is(err, fs.ErrExist) {
+		return Open(path, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("persy: create %s: %w", path, err)
+	}
+	db, err := OpenStorage(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if init != nil {
+		if err := db.Update(init); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// OpenRecover opens the database file at path and stops before deciding
+// the prepared transactions: the Recovery lists every transaction the
+// journal holds, takes a decision for each prepared one and Finish opens
+// the database.
+func OpenRecover(path string, opts Options) (*Recovery, error) {
+	f, err := mmapfile.Open(path, mmapfile.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("persy: open %s: %w", path, err)
+	}
+	rec, err := Recover(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return rec, nil
+}
+
+// OpenMemory opens a new database held in memory only.
+func OpenMemory(opts Options) (*DB, error) {
+	m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return OpenStorage(m, opts)
+}
+
+// OpenStorage opens the database held in s, formatting it first if it is
+// empty, and decides prepared transactions as Open does. The DB owns s
+// and closes it.
+func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
+	if s.Size() == 0 {
+		db, err := create(s, opts)
+		if err != nil {
+			return nil, err
+		}
+		db.start()
+		return db, nil
+	}
+	rec, err := Recover(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Finish()
+}
+
+func newDB(s mmapfile.Storage, opts Options) *DB {
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.CheckpointBytes <= 0 {
+		opts.CheckpointBytes = DefaultCheckpointBytes
+	}
+	db := &DB{
+		s: s, opts: opts, locks: newLockTable(),
+		cur: &version{}, pins: map[uint64]int{}, slots: map[uint64]*slotAlloc{}, nextSeg: 1,
+		disk: map[uint64][]page.Ref{}, dirty: map[pageKey]bool{}, prepared: map[uint64]*preparedTx{},
+	}
+	db.cond = sync.NewCond(&db.mu)
+	return db
+}
+
+func create(s mmapfile.Storage, opts Options) (*DB, error) {
+	db := newDB(s, opts)
+	st, err := page.Format(s)
+	if err != nil {
+		return nil, fmt.Errorf("persy: format: %w", err)
+	}
+	db.alloc = page.NewAllocator(s, st)
+	if db.jw, err = journal.Create(s, db.alloc, nil); err != nil {
+		return nil, fmt.Errorf("persy: format: %w", err)
+	}
+	db.durable = db.alloc.State()
+	return db, nil
+}
+
+// start starts the background worker, unless the options turn it off.
+func (db *DB) start() {
+	if db.opts.ManualSync {
+		return
+	}
+	db.bgWake, db.bgDone = make(chan struct{}, 1), make(chan struct{})
+	go func() {
+		defer close(db.bgDone)
+		for range db.bgWake {
+			if err := db.Sync(); err != nil && !errors.Is(err, ErrClosed) {
+				log.Printf("persy: background sync: %v", err)
+			}
+		}
+	}()
+}
+
+// journalCommit stores the root state for the journal's spare pages,
+// keeping the catalogue and checkpoint of the last checkpoint.
+func (db *DB) journalCommit() error {
+	err := db.alloc.Commit(func(st *page.State) {
+		st.Catalog, st.Checkpoint = db.durable.Catalog, db.durable.Checkpoint
+		db.jw.Fill(st)
+	})
+	if err == nil {
+		db.durable = db.alloc.State()
+	}
+	return err
+}
+
+// state returns the database's sticky error, or ErrClosed.
+func (db *DB) stateErr() error {
+	if db.closed {
+		return ErrClosed
+	}
+	return db.err
+}
+
+// fail makes err the database's sticky error: after a failed write or
+// sync nothing more is acknowledged; the way on is reopening.
+func (db *DB) fail(err error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.err == nil {
+		db.err = fmt.Errorf("persy: the database stopped after a storage failure; reopen it to recover: %w", err)
+	}
+	return db.err
+}
+
+// pin returns the current version and keeps the pages it reads from being
+// reused until unpin.
+func (db *DB) pin() (*version, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.stateErr(); err != nil {
+		return nil, err
+	}
+	v := db.cur
+	db.pins[v.seq]++
+	return v, nil
+}
+
+func (db *DB) unpin(v *version) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.pins[v.seq]--; db.pins[v.seq] <= 0 {
+		delete(db.pins, v.seq)
+	}
+}
+
+// minPin is the oldest version read, MaxUint64 if none is. Callers hold mu.
+func (db *DB) minPin() uint64 {
+	m := uint64(math.MaxUint64)
+	for seq := range db.pins {
+		m = min(m, seq)
+	}
+	return m
+}
+
+// readSlot returns a copy of the record in sl.
+func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
+	if sl == nil || !sl.Live {
+		return nil, ErrRecordNotFound
+	}
+	if sl.Pending != nil {
+		return slices.Clone(sl.Pending), nil
+	}
+	var data []byte
+	var err error
+	if ferr := mmapfile.Protect(func() { data, err = segment.ReadData(db.s, sl.Data) }); ferr != nil {
+		return nil, ferr
+	}
+	return data, err
+}
+
+// Sync makes every commit made so far durable, background ones included.
+func (db *DB) Sync() error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.Lock()
+	err := db.stateErr()
+	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !db.unsynced {
+		return nil
+	}
+	if err := db.jw.Flush(); err != nil {
+		return db.fail(err)
+	}
+	db.unsynced = false
+	return db.maybeCheckpoint()
+}
+
+// Checkpoint writes every change committed since the last checkpoint into
+// the file's pages, stores a root state naming them and frees the journal
+// they were in: recovery after it has nothing of them to redo. Commits
+// run checkpoints on their own as the journal grows.
+func (db *DB) Checkpoint() error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.Lock()
+	err := db.stateErr()
+	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return db.checkpoint()
+}
+
+func (db *DB) maybeCheckpoint() error {
+	if db.jw.End()-db.durable.Checkpoint < uint64(db.opts.CheckpointBytes) {
+		return nil
+	}
+	return db.checkpoint()
+}
+
+// checkpoint writes the current version into fresh pages and stores it.
+// The caller holds wmu.
+func (db *DB) checkpoint() error {
+	if err := db.jw.Flush(); err != nil {
+		return db.fail(err)
+	}
+	db.unsynced = false
+	db.mu.Lock()
+	v, minPin, nextSeg := db.cur, db.minPin(), db.nextSeg
+	db.mu.Unlock()
+
+	// Pages no version still read are freed; the rest stay listed.
+	var keep []retainedPage
+	for _, r := range append(db.retained, db.superseded...) {
+		if r.seq <= minPin {
+			if err := db.alloc.Free(r.ref); err != nil {
+				return db.fail(err)
+			}
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	for _, id := range db.dropped {
+		for _, r := range db.disk[id] {
+			if err := db.alloc.Free(r); err != nil {
+				return db.fail(err)
+			}
+		}
+		delete(db.disk, id)
+	}
+	seq := db.durable.Gen + 1
+	nv := &version{seq: v.seq, segs: slices.Clone(v.segs)}
+	keys := make([]pageKey, 0, len(db.dirty))
+	for k := range db.dirty {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b pageKey) int {
+		if a.seg != b.seg {
+			return cmpU64(a.seg, b.seg)
+		}
+		return cmpU64(a.page, b.page)
+	})
+	for i := 0; i < len(keys); {
+		j := i
+		for j < len(keys) && keys[j].seg == keys[i].seg {
+			j++
+		}
+		si, s := nv.segByID(keys[i].seg)
+		if s != nil {
+			c := *s
+			c.pages = slices.Clone(s.pages)
+			nv.segs[si] = &c
+			if err := db.writeSegmentPages(&c, keys[i:j], seq); err != nil {
+				return db.fail(err)
+			}
+		}
+		i = j
+	}
+	cat := &segment.Catalog{NextSegment: nextSeg}
+	byID := slices.Clone(nv.segs)
+	slices.SortFunc(byID, func(a, b *segState) int { return cmpU64(a.id, b.id) })
+	for _, s := range byID {
+		cat.Segments = append(cat.Segments, segment.Entry{ID: s.id, Name: s.name, Pages: db.disk[s.id]})
+	}
+	for _, r := range keep {
+		cat.Retained = append(cat.Retained, r.ref)
+	}
+	refs, err := segment.WriteCatalog(db.s, db.alloc.Allocate, seq, cat)
+	if err != nil {
+		return db.fail(err)
+	}
+	for _, r := range db.catPages {
+		if err := db.alloc.Free(r); err != nil {
+			return db.fail(err)
+		}
+	}
+	head := db.jw.End()
+	for _, p := range db.prepared {
+		head = min(head, p.jtx)
+	}
+	if err := db.jw.Trim(head); err != nil {
+		return db.fail(err)
+	}
+	end := db.jw.End()
+	if err := db.alloc.Commit(func(st *page.State) {
+		st.Catalog, st.Checkpoint = refs[0].Addr, end
+		db.jw.Fill(st)
+	}); err != nil {
+		return db.fail(err)
+	}
+	db.jw.Committed()
+	db.durable = db.alloc.State()
+	db.catPages, db.retained, db.superseded, db.dropped = refs, keep, nil, nil
+	clear(db.dirty)
+	db.mu.Lock()
+	db.cur = nv
+	db.mu.Unlock()
+	return nil
+}
+
+// writeSegmentPages writes the pending records and the changed address
+// pages keys of s, which is nv's own copy.
+func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
+	pages := db.disk[s.id]
+	for len(pages) < len(s.pages) {
+		pages = append(pages, page.Ref{})
+	}
+	for _, k := range keys {
+		if k.page >= uint64(len(s.pages)) {
+			continue
+		}
+		sp := *s.pages[k.page]
+		for i := range sp {
+			sl := &sp[i]
+			if !sl.Live || sl.Pending == nil {
+				continue
+			}
+			exp, ok := segment.DataExp(len(sl.Pending))
+			if !ok {
+				return fmt.Errorf("persy: a record of %d bytes", len(sl.Pending))
+			}
+			r, err := db.alloc.Allocate(exp)
+			if err != nil {
+				return err
+			}
+			h := page.Header{Exp: exp, Type: page.TypeData, Addr: r.Addr, Seq: seq}
+			if err := page.Write(db.s, make([]byte, r.Bytes()), h, sl.Pending); err != nil {
+				return err
+			}
+			sl.Data, sl.Pending = r, nil
+		}
+		s.pages[k.page] = &sp
+		r, err := db.alloc.Allocate(segment.AddressExp)
+		if err != nil {
+			return err
+		}
+		h := page.Header{Exp: segment.AddressExp, Type: page.TypeAddress, Addr: r.Addr, Seq: seq}
+		if err := page.Write(db.s, make([]byte, r.Bytes()), h, segment.EncodeAddress(s.id, k.page, (*[segment.SlotsPerPage]segment.Slot)(&sp))); err != nil {
+			return err
+		}
+		if old := pages[k.page]; old != (page.Ref{}) {
+			if err := db.alloc.Free(old); err != nil {
+				return err
+			}
+		}
+		pages[k.page] = r
+	}
+	db.disk[s.id] = pages
+	return nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Close makes every commit durable, writes a checkpoint and closes the
+// file. Prepared transactions not decided stay prepared in the file, for
+// recovery to decide. Snapshots and transactions still open fail from
+// then on with ErrClosed.
+func (db *DB) Close() error {
+	db.wmu.Lock()
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		db.wmu.Unlock()
+		return ErrClosed
+	}
+	failed := db.err
+	db.closed = true
+	db.mu.Unlock()
+	var err error
+	if failed == nil {
+		err = db.checkpoint()
+	}
+	db.wmu.Unlock()
+	if db.bgWake != nil {
+		close(db.bgWake)
+		<-db.bgDone
+	}
+	if cerr := db.s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,35 @@
+package persy
+
+import (
+	"errors"
+
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+)
+
+// The errors persy-go returns, for errors.Is. Errors are wrapped with
+// context; compare with errors.Is, never with ==.
+var (
+	ErrRecordNotFound   = errors.New("persy: record not found")
+	ErrSegmentNotFound  = errors.New("persy: segment not found")
+	ErrSegmentExists    = errors.New("persy: segment already exists")
+	ErrVersionNotLatest = errors.New("persy: record changed since the transaction read it")
+	ErrTimeout          = errors.New("persy: timed out waiting for a lock")
+	ErrTxIDTooLong      = errors.New("persy: transaction id longer than MaxTxIDBytes")
+	ErrRecordTooBig     = errors.New("persy: record larger than MaxRecordBytes")
+	ErrNameTooLong      = errors.New("persy: segment name longer than MaxNameBytes")
+	ErrTxDone           = errors.New("persy: transaction already committed or rolled back")
+	ErrClosed           = mmapfile.ErrClosed
+	ErrLocked           = mmapfile.ErrLocked
+	ErrPoisoned         = mmapfile.ErrPoisoned
+	ErrNotPersyFile     = page.ErrNotPersyFile
+	ErrFormatVersion    = page.ErrFormatVersion
+	// ErrUnknownTransaction is returned by Recovery.Commit and Rollback for
+	// an id that names no prepared transaction.
+	ErrUnknownTransaction = errors.New("persy: no prepared transaction has this id")
+)
+
+// CorruptError reports a page of the file that fails its checks: torn,
+// corrupt, stale, misdirected or beyond the file. Bad bytes on disk give
+// this error, never a panic and never wrong data.
+type CorruptError = page.CorruptError

@@ -1,0 +1,105 @@
+package persy
+
+import (
+	"sync"
+	"time"
+)
+
+// lockTable holds the locks of prepared transactions: shared or
+// exclusive, taken all at once in the global order of their keys, so
+// that prepares never deadlock, and held until commit or rollback.
+type lockTable struct {
+	mu      sync.Mutex
+	held    map[string]*lockState
+	changed chan struct{} // closed and replaced at every release
+}
+
+type lockState struct {
+	shared    int
+	exclusive bool
+}
+
+type lockReq struct {
+	key       string
+	exclusive bool
+	// noWait fails at once with errBusy instead of waiting.
+	noWait bool
+}
+
+func newLockTable() *lockTable {
+	return &lockTable{held: map[string]*lockState{}, changed: make(chan struct{})}
+}
+
+// acquire takes every lock of reqs, which are in key order with no key
+// twice, waiting up to timeout for each (a negative timeout never waits).
+// On failure it holds none of them.
+func (lt *lockTable) acquire(reqs []lockReq, timeout time.Duration) error {
+	var deadline time.Time
+	for i, r := range reqs {
+		for {
+			lt.mu.Lock()
+			st := lt.held[r.key]
+			if st == nil || (!st.exclusive && (!r.exclusive || st.shared == 0)) {
+				if st == nil {
+					st = &lockState{}
+					lt.held[r.key] = st
+				}
+				if r.exclusive {
+					st.exclusive = true
+				} else {
+					st.shared++
+				}
+				lt.mu.Unlock()
+				break
+			}
+			wait := lt.changed
+			lt.mu.Unlock()
+			if r.noWait || timeout < 0 {
+				lt.release(reqs[:i])
+				if r.noWait {
+					return errBusy
+				}
+				return ErrTimeout
+			}
+			if deadline.IsZero() {
+				deadline = time.Now().Add(timeout)
+			}
+			left := time.Until(deadline)
+			if left <= 0 {
+				lt.release(reqs[:i])
+				return ErrTimeout
+			}
+			t := time.NewTimer(left)
+			select {
+			case <-wait:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	return nil
+}
+
+func (lt *lockTable) release(reqs []lockReq) {
+	if len(reqs) == 0 {
+		return
+	}
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	for _, r := range reqs {
+		st := lt.held[r.key]
+		if st == nil {
+			continue
+		}
+		if r.exclusive {
+			st.exclusive = false
+		} else {
+			st.shared--
+		}
+		if !st.exclusive && st.shared == 0 {
+			delete(lt.held, r.key)
+		}
+	}
+	close(lt.changed)
+	lt.changed = make(chan struct{})
+}

@@ -1,0 +1,127 @@
+// Package segment holds the on-disk forms of persy-go's records: the
+// catalogue that names every segment and lists its address pages, the
+// address pages whose slots point at records and carry their versions,
+// and the data pages that hold one record each.
+//
+// A record's data page is written once, copy-on-write: a new version goes
+// to a new page and the slot moves. Address pages and the catalogue are
+// written at checkpoints into fresh pages too, so a crash leaves every page
+// the durable root state reads exactly as it was when that state was
+// stored.
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+)
+
+// Geometry of an address page.
+const (
+	// AddressExp is the size exponent of address pages.
+	AddressExp = 12
+	slotBytes  = 16
+	addrHead   = 16 // the segment id and the page's index in the segment
+	// SlotsPerPage is the number of record slots an address page holds.
+	SlotsPerPage = (1<<AddressExp - page.HeaderSize - addrHead) / slotBytes
+)
+
+// MaxRecordBytes is the largest record: one data page of the largest
+// size class.
+var MaxRecordBytes = page.Capacity(page.MaxExp)
+
+// Slot is one record slot of an address page.
+type Slot struct {
+	// Data is the record's data page, the zero Ref if the slot holds no
+	// record or its content is Pending.
+	Data page.Ref
+	// Version counts the changes of the slot: every insert, update and
+	// delete adds one. Zero is a slot never used.
+	Version uint32
+	// Live says the slot holds a record.
+	Live bool
+	// Pending is a record's content applied in memory and not yet on
+	// a data page; nil otherwise. Never on disk.
+	Pending []byte
+}
+
+// EncodeAddress returns the payload of address page index of segment seg.
+func EncodeAddress(seg, index uint64, slots *[SlotsPerPage]Slot) []byte {
+	b := make([]byte, 0, addrHead+SlotsPerPage*slotBytes)
+	b = binary.LittleEndian.AppendUint64(b, seg)
+	b = binary.LittleEndian.AppendUint64(b, index)
+	for i := range slots {
+		s := &slots[i]
+		var ref int64
+		var flags uint32
+		if s.Live {
+			ref, flags = s.Data.Pack(), 1
+		}
+		b = binary.LittleEndian.AppendUint64(b, uint64(ref))
+		b = binary.LittleEndian.AppendUint32(b, s.Version)
+		b = binary.LittleEndian.AppendUint32(b, flags)
+	}
+	return b
+}
+
+// ReadAddress reads and checks address page r of segment seg, the
+// index-th of its pages, into slots. Every live slot must point at a page
+// inside the allocated part of the file, whose allocator end is end.
+func ReadAddress(s mmapfile.Storage, r page.Ref, seg, index uint64, end int64, slots *[SlotsPerPage]Slot) error {
+	h, p, err := page.Read(s, r.Addr)
+	if err != nil {
+		return err
+	}
+	if h.Type != page.TypeAddress || h.Exp != r.Exp || len(p) != addrHead+SlotsPerPage*slotBytes {
+		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of %d bytes where address page %d of segment %d belongs", h.Type, h.Bytes(), index, seg)}
+	}
+	if gs, gi := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:]); gs != seg || gi != index {
+		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("address page %d of segment %d where page %d of segment %d belongs", gi, gs, index, seg)}
+	}
+	p = p[addrHead:]
+	for i := range slots {
+		ref := page.Unpack(int64(binary.LittleEndian.Uint64(p)))
+		ver := binary.LittleEndian.Uint32(p[8:])
+		flags := binary.LittleEndian.Uint32(p[12:])
+		p = p[slotBytes:]
+		switch {
+		case flags == 0 && ref == (page.Ref{}):
+			slots[i] = Slot{Version: ver}
+		case flags == 1 && ref.Exp >= page.MinExp && ref.Within(end) && ver > 0:
+			slots[i] = Slot{Data: ref, Version: ver, Live: true}
+		default:
+			return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("slot %d: page %d of exponent %d, version %d, flags %#x", i, ref.Addr, ref.Exp, ver, flags)}
+		}
+	}
+	return nil
+}
+
+// DataExp returns the size exponent of the data page holding a record of
+// n bytes, false if n is larger than MaxRecordBytes.
+func DataExp(n int) (uint8, bool) { return page.ExpFor(n) }
+
+// ReadData returns a copy of the record on data page r.
+func ReadData(s mmapfile.Storage, r page.Ref) ([]byte, error) {
+	h, p, err := page.Read(s, r.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if h.Type != page.TypeData || h.Exp != r.Exp {
+		return nil, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of exponent %d where a data page of exponent %d belongs", h.Type, h.Exp, r.Exp)}
+	}
+	return append(make([]byte, 0, len(p)), p...), nil
+}
+
+// CheckData checks that r is a data page, without copying it.
+func CheckData(s mmapfile.Storage, r page.Ref) error {
+	h, _, err := page.Read(s, r.Addr)
+	if err != nil {
+		return err
+	}
+	if h.Type != page.TypeData || h.Exp != r.Exp {
+		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of exponent %d where a data page of exponent %d belongs", h.Type, h.Exp, r.Exp)}
+	}
+	return nil
+}
