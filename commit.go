@@ -13,10 +13,10 @@ var errBusy = errors.New("persy: lock busy")
 type reqKind uint8
 
 const (
-	reqCommit   reqKind = iota + 1 // a one-phase commit: changes, prepare, commit
-	reqPrepare                     // changes and prepare
-	reqDecideCommit                // the commit of a prepared transaction
-	reqDecideRollback              // the rollback of a prepared transaction
+	reqCommit         reqKind = iota + 1 // a one-phase commit: changes, prepare, commit
+	reqPrepare                           // changes and prepare
+	reqDecideCommit                      // the commit of a prepared transaction
+	reqDecideRollback                    // the rollback of a prepared transaction
 )
 
 // commitReq is one transaction's turn in the group commit.

@@ -50,15 +50,15 @@ type DB struct {
 	wmu        sync.Mutex
 	alloc      *page.Allocator
 	jw         *journal.Writer
-	durable    page.State              // the root state last stored
-	disk       map[uint64][]page.Ref   // each segment's address pages in the file
-	catPages   []page.Ref              // the catalogue's pages in the file
-	dirty      map[pageKey]bool        // address pages changed since the checkpoint
-	dropped    []uint64                // segments dropped since the checkpoint
-	superseded []retainedPage          // data pages unreachable since the checkpoint
-	retained   []retainedPage          // unreachable pages a pin held at the checkpoint
-	prepared   map[uint64]*preparedTx  // undecided prepared transactions, by journal number
-	unsynced   bool                    // background commits written without a barrier
+	durable    page.State             // the root state last stored
+	disk       map[uint64][]page.Ref  // each segment's address pages in the file
+	catPages   []page.Ref             // the catalogue's pages in the file
+	dirty      map[pageKey]bool       // address pages changed since the checkpoint
+	dropped    []uint64               // segments dropped since the checkpoint
+	superseded []retainedPage         // data pages unreachable since the checkpoint
+	retained   []retainedPage         // unreachable pages a pin held at the checkpoint
+	prepared   map[uint64]*preparedTx // undecided prepared transactions, by journal number
+	unsynced   bool                   // background commits written without a barrier
 
 	bgWake chan struct{}
 	bgDone chan struct{}
@@ -77,10 +77,9 @@ type retainedPage struct {
 
 // preparedTx is a prepared transaction not yet decided.
 type preparedTx struct {
-	jtx   uint64 // its journal number: the LSN of its Start entry
-	id    []byte
-	ops   []op
-	locks []lockReq
+	jtx uint64 // its journal number: the LSN of its Start entry
+	id  []byte
+	ops []op
 }
 
 // Create creates a new, empty database file at path, which must not
@@ -498,6 +497,13 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 	return nil
 }
 
+// clean reports whether the file holds everything in memory: a
+// checkpoint would change nothing. The caller holds wmu.
+func (db *DB) clean() bool {
+	return len(db.dirty) == 0 && len(db.superseded) == 0 && len(db.dropped) == 0 && len(db.retained) == 0 &&
+		!db.unsynced && db.jw.End() == db.durable.Checkpoint
+}
+
 func cmpU64(a, b uint64) int {
 	switch {
 	case a < b:
@@ -524,7 +530,7 @@ func (db *DB) Close() error {
 	db.closed = true
 	db.mu.Unlock()
 	var err error
-	if failed == nil {
+	if failed == nil && !db.clean() {
 		err = db.checkpoint()
 	}
 	db.wmu.Unlock()

@@ -163,6 +163,15 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A journal trimmed to its end by the last checkpoint has no page to
+	// read its position from: it goes on from the checkpoint's LSN, so
+	// that LSNs never go back.
+	if tail.EndLSN < st.Checkpoint {
+		if tail.Entries > 0 {
+			return nil, &CorruptError{Page: st.JournalHead, Reason: fmt.Sprintf("journal ends at LSN %d, before the checkpoint at %d", tail.EndLSN, st.Checkpoint)}
+		}
+		tail.EndLSN = st.Checkpoint
+	}
 	if db.jw, err = journal.Open(s, db.alloc, st, tail, db.journalCommit); err != nil {
 		return nil, err
 	}
@@ -272,7 +281,7 @@ func (r *Recovery) Finish() (*DB, error) {
 		}
 	}
 	var err error
-	if r.redone || len(batch) > 0 || len(db.retained) > 0 || db.durable.JournalHead != 0 && db.jw.End() > db.durable.Checkpoint {
+	if !db.clean() {
 		err = db.checkpoint()
 	}
 	db.wmu.Unlock()

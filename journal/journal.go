@@ -102,6 +102,22 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 			w.spares = append(w.spares, sp)
 		}
 	}
+	// A crash may have left, in the spares, pages written after the last
+	// barrier that carry the very sequence numbers the resumed writer will
+	// give the pages it links to them: stale pages a read would take for
+	// the journal's next ones. They are wiped, durably, before any page
+	// links to them.
+	for _, sp := range w.spares {
+		if h, _, err := page.Read(s, sp); err != nil || h.Type != page.TypeJournal {
+			continue
+		}
+		if err := s.WriteAt(make([]byte, 1<<PageExp), sp); err != nil {
+			return nil, err
+		}
+		if err := s.SyncRange(sp, 1<<PageExp); err != nil {
+			return nil, err
+		}
+	}
 	w.durable = len(w.spares)
 	return w, nil
 }
