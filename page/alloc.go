@@ -107,11 +107,17 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 			return Ref{addr, exp}, nil
 		}
 		if a.st.LimboCount == MaxLimbo {
-			break // the exhausted chunk stays on top until limbo drains
+			// Limbo is full: the exhausted chunk is freed like any page
+			// the next root state stops reading, and the chunks below it
+			// go on serving. (Stopping here would grow the file while
+			// free pages wait below.)
+			a.isFree[f.Top] = true
+			a.pending = append(a.pending, Ref{f.Top, exp})
+		} else {
+			a.st.Limbo[a.st.LimboCount] = limboEntry(f.Top, exp)
+			a.limboGen[a.st.LimboCount] = a.st.Gen + 1
+			a.st.LimboCount++
 		}
-		a.st.Limbo[a.st.LimboCount] = limboEntry(f.Top, exp)
-		a.limboGen[a.st.LimboCount] = a.st.Gen + 1
-		a.st.LimboCount++
 		f.Top, f.Used = prev, prevUsed
 		f.Count--
 	}

@@ -1,0 +1,85 @@
+package persy
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gopersy/persy/mmapfile"
+)
+
+// churn updates every record of seg n times over, one update per commit.
+func churn(t *testing.T, db *DB, ids []RecordID, n int) {
+	t.Helper()
+	for i := range n {
+		for _, id := range ids {
+			mustT(t, db.Update(func(tx *Tx) error {
+				return tx.Update("s", id, fmt.Appendf(nil, "%0200d", i))
+			}))
+		}
+	}
+}
+
+// TestChurnSpaceIsBounded is I10: with no snapshot open, endless updates
+// keep the file's allocated part and the journal bounded; a snapshot held
+// open lets them grow, and closing it lets them shrink back to that
+// bound (the Persy 1.4 snapshot fix).
+func TestChurnSpaceIsBounded(t *testing.T) {
+	m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	mustT(t, err)
+	db, err := OpenStorage(m, Options{ManualSync: true, CheckpointBytes: 32 << 10})
+	mustT(t, err)
+	defer db.Close()
+	var ids []RecordID
+	mustT(t, db.Update(func(tx *Tx) error {
+		if err := tx.CreateSegment("s"); err != nil {
+			return err
+		}
+		for range 50 {
+			id, err := tx.Insert("s", make([]byte, 200))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	}))
+	footprint := func() (end int64, journalBytes uint64) {
+		db.wmu.Lock()
+		defer db.wmu.Unlock()
+		return db.alloc.State().End, db.jw.End() - db.durable.Checkpoint
+	}
+	churn(t, db, ids, 20) // warm up: free lists fill
+	warm, _ := footprint()
+	churn(t, db, ids, 60)
+	after, journal := footprint()
+	if after > warm+warm/4 {
+		t.Fatalf("the file grew from %d to %d bytes under churn with nothing open", warm, after)
+	}
+	if journal > 2*32<<10 {
+		t.Fatalf("%d journal bytes since the checkpoint, checkpoints every %d", journal, 32<<10)
+	}
+
+	snap, err := db.Snapshot()
+	mustT(t, err)
+	churn(t, db, ids, 20)
+	held, _ := footprint()
+	if held <= after {
+		t.Fatalf("a snapshot held 1,000 superseded records and the file did not grow (%d, %d)", held, after)
+	}
+	mustT(t, snap.Close())
+	mustT(t, db.Checkpoint())
+	churn(t, db, ids, 30)
+	released, _ := footprint()
+	churn(t, db, ids, 60)
+	later, _ := footprint()
+	if released > held+held/8 || later > released+released/8 {
+		t.Fatalf("after the snapshot closed the file kept growing: %d with it held, %d, then %d", held, released, later)
+	}
+	db.wmu.Lock()
+	retained := len(db.retained)
+	db.wmu.Unlock()
+	if retained != 0 {
+		t.Fatalf("%d pages still retained with no snapshot open", retained)
+	}
+	mustT(t, db.Check())
+}
