@@ -87,6 +87,7 @@ type event struct {
 
 type engineWorkload struct {
 	created bool    // the file's creation returned
+	db      *persy.DB
 	txs     [][]mop // each transaction's changes
 	ids     []string
 	events  []event // in journal order
@@ -111,7 +112,15 @@ func engineOptions(checkpointBytes int) persy.Options {
 }
 
 func (w *engineWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
-	return sim.RunResult(w.run(s, ch))
+	err := w.run(s, ch)
+	if sim.IsInjected(err) && w.db != nil {
+		// I12: after a failed barrier, a full disk or a crash, nothing
+		// more is acknowledged.
+		if perr := w.db.Update(func(tx *persy.Tx) error { return tx.CreateSegment("probe") }); perr == nil {
+			return fmt.Errorf("%w: I12: a commit was acknowledged after the storage failed: %v", errWorkload, err)
+		}
+	}
+	return sim.RunResult(err)
 }
 
 // errWorkload marks a violation found while running, not a fault.
@@ -123,7 +132,7 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	if err != nil {
 		return err
 	}
-	w.created = true
+	w.created, w.db = true, db
 	m := model{}
 	var open *persy.Prepared // the prepared transaction not yet decided
 	openTx := -1
@@ -282,6 +291,7 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 	}
 	view := m.clone()
 	var ops []mop
+	createdAt := map[string]int{} // segments this transaction creates: index of the create
 	for i := range 1 + ch.Choose("changes", 3) {
 		seg := segNames[ch.Choose("segment", len(segNames))]
 		recs, exists := view[seg]
@@ -295,9 +305,25 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 		case !exists:
 			o = mop{kind: "create", seg: seg}
 			err = tx.CreateSegment(seg)
+			createdAt[seg] = len(ops)
 		case k == 0 && len(recs) > 0:
 			o = mop{kind: "drop", seg: seg}
 			err = tx.DropSegment(seg)
+			if at, ok := createdAt[seg]; ok && err == nil {
+				// A segment created and dropped in one transaction
+				// leaves nothing: not even a drop of one created
+				// meanwhile by another transaction.
+				kept := ops[:at:at]
+				for _, p := range ops[at+1:] {
+					if p.seg != seg {
+						kept = append(kept, p)
+					}
+				}
+				ops = kept
+				delete(createdAt, seg)
+				view.apply([]mop{o})
+				continue
+			}
 		case k <= 2 || len(recs) == 0:
 			o = mop{kind: "insert", seg: seg, data: data()}
 			o.id, err = tx.Insert(seg, []byte(o.data))
