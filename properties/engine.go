@@ -86,7 +86,7 @@ type event struct {
 }
 
 type engineWorkload struct {
-	created bool    // the file's creation returned
+	created bool // the file's creation returned
 	db      *persy.DB
 	txs     [][]mop // each transaction's changes
 	ids     []string
