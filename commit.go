@@ -64,27 +64,54 @@ func (db *DB) submit(r *commitReq) error {
 }
 
 // process journals batch behind one barrier, then applies its commits in
-// order. The caller holds wmu.
+// order. Each commit is applied to the new version before anything is
+// journaled: a request whose changes do not fit fails alone, and nothing
+// the journal holds can fail to apply at recovery. The caller holds wmu.
 func (db *DB) process(batch []*commitReq) {
 	setAll := func(err error) {
 		for _, r := range batch {
-			r.err = err
+			if r.err == nil {
+				r.err = err
+			}
 		}
 	}
 	db.mu.Lock()
 	err := db.stateErr()
+	work := db.cur
 	db.mu.Unlock()
 	if err != nil {
 		setAll(err)
 		return
 	}
+	type applied struct {
+		r  *commitReq
+		fx effects
+		nv *version
+	}
+	var todo []applied
 	background := true
 	for _, r := range batch {
+		a := applied{r: r}
+		if r.kind == reqCommit || r.kind == reqDecideCommit {
+			nv, fx, err := apply(work, work.seq+1, r.ops)
+			if err != nil {
+				r.err = fmt.Errorf("persy: the transaction does not apply: %w", err)
+				continue
+			}
+			work, a.nv, a.fx = nv, nv, fx
+		}
 		if err := db.journalReq(r); err != nil {
+			// Entries are checked before they are queued: an entry the
+			// journal refuses now is a bug, and the journal's buffer
+			// may hold part of the transaction.
 			setAll(db.fail(err))
 			return
 		}
+		todo = append(todo, a)
 		background = background && r.background
+	}
+	if len(todo) == 0 {
+		return
 	}
 	if background {
 		err = db.jw.Write()
@@ -96,21 +123,20 @@ func (db *DB) process(batch []*commitReq) {
 		return
 	}
 	db.unsynced = background
-	for _, r := range batch {
-		switch r.kind {
-		case reqCommit, reqDecideCommit:
-			if err := db.applyOps(r.ops); err != nil {
-				setAll(db.fail(err))
-				return
-			}
+	db.mu.Lock()
+	for _, a := range todo {
+		if a.nv != nil {
+			db.cur = a.nv
+			db.noteEffects(a.fx, a.nv.seq)
 		}
-		switch r.kind {
+		switch a.r.kind {
 		case reqPrepare:
-			db.prepared[r.jtx] = &preparedTx{jtx: r.jtx, id: r.id, ops: r.ops}
+			db.prepared[a.r.jtx] = &preparedTx{jtx: a.r.jtx, id: a.r.id, ops: a.r.ops}
 		case reqDecideCommit, reqDecideRollback:
-			delete(db.prepared, r.jtx)
+			delete(db.prepared, a.r.jtx)
 		}
 	}
+	db.mu.Unlock()
 	if background && db.bgWake != nil {
 		select {
 		case db.bgWake <- struct{}{}:
@@ -152,20 +178,6 @@ func (db *DB) journalReq(r *commitReq) error {
 		return appendE(journal.Entry{Kind: journal.KindRollback, Tx: r.jtx})
 	}
 	return fmt.Errorf("persy: request kind %d", r.kind)
-}
-
-// applyOps applies a committed transaction's changes as the next version.
-// The caller holds wmu.
-func (db *DB) applyOps(ops []op) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	nv, fx, err := apply(db.cur, db.cur.seq+1, ops)
-	if err != nil {
-		return fmt.Errorf("persy: apply: %w", err)
-	}
-	db.cur = nv
-	db.noteEffects(fx, nv.seq)
-	return nil
 }
 
 // noteEffects records what an apply did for the checkpoint and the slot

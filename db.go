@@ -19,6 +19,8 @@ import (
 	"io/fs"
 	"log"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -62,6 +64,11 @@ type DB struct {
 
 	bgWake chan struct{}
 	bgDone chan struct{}
+
+	// shut is set, under the write lock of views, before the storage
+	// closes: reads hold the read lock, so none reads a closed mapping.
+	views sync.RWMutex
+	shut  bool
 }
 
 // slotAlloc hands out a segment's record slots: emptied ones first.
@@ -110,28 +117,57 @@ func Open(path string, opts Options) (*DB, error) {
 }
 
 // OpenOrCreate opens the database file at path, creating it first if it
-// does not exist; on creation only, init runs in a transaction that
-// commits before OpenOrCreate returns.
+// does not exist; on creation only, init runs in a transaction. The file
+// appears at path only with init committed: it is built under a temporary
+// name beside it and linked into place, so a crash or a failing init never
+// leaves a file that a later OpenOrCreate would open without init.
 func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, error) {
-	f, err := mmapfile.Create(path, mmapfile.Options{})
-	if errors.Is(err, fs.ErrExist) {
-		return Open(path, opts)
+	db, err := Open(path, opts)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return db, err
 	}
+	tmp := path + ".creating"
+	os.Remove(tmp) // a creation a crash cut short
+	f, err := mmapfile.Create(tmp, mmapfile.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("persy: create %s: %w", path, err)
 	}
-	db, err := OpenStorage(f, opts)
+	ndb, err := OpenStorage(f, Options{ManualSync: true})
 	if err != nil {
 		f.Close()
+		os.Remove(tmp)
 		return nil, err
 	}
 	if init != nil {
-		if err := db.Update(init); err != nil {
-			db.Close()
-			return nil, err
+		err = ndb.Update(init)
+	}
+	if cerr := ndb.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// Link, unlike rename, never replaces a file another process
+		// created at path meanwhile: that one wins.
+		if lerr := os.Link(tmp, path); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+			err = fmt.Errorf("persy: create %s: %w", path, lerr)
 		}
 	}
-	return db, nil
+	os.Remove(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("persy: create %s: %w", path, err)
+	}
+	return Open(path, opts)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // OpenRecover opens the database file at path and stops before deciding
@@ -294,6 +330,11 @@ func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
 	}
 	if sl.Pending != nil {
 		return slices.Clone(sl.Pending), nil
+	}
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return nil, ErrClosed
 	}
 	var data []byte
 	var err error
@@ -538,6 +579,9 @@ func (db *DB) Close() error {
 		close(db.bgWake)
 		<-db.bgDone
 	}
+	db.views.Lock()
+	db.shut = true
+	db.views.Unlock()
 	if cerr := db.s.Close(); err == nil {
 		err = cerr
 	}

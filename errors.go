@@ -18,6 +18,7 @@ var (
 	ErrTxIDTooLong      = errors.New("persy: transaction id longer than MaxTxIDBytes")
 	ErrRecordTooBig     = errors.New("persy: record larger than MaxRecordBytes")
 	ErrNameTooLong      = errors.New("persy: segment name longer than MaxNameBytes")
+	ErrEmptyName        = errors.New("persy: empty segment name")
 	ErrTxDone           = errors.New("persy: transaction already committed or rolled back")
 	ErrClosed           = mmapfile.ErrClosed
 	ErrLocked           = mmapfile.ErrLocked

@@ -17,7 +17,7 @@ const (
 
 // MaxRecordBytes bounds a record (ErrRecordTooBig): one data page of the
 // largest size class.
-var MaxRecordBytes = segment.MaxRecordBytes
+const MaxRecordBytes = segment.MaxRecordBytes
 
 // Strategy says how a transaction's prepare treats records that other
 // transactions changed since it touched them.

@@ -279,6 +279,8 @@ func (r *Recovery) Finish() (*DB, error) {
 				return nil, req.err
 			}
 		}
+		// The slots the committed ones filled are taken now.
+		db.rebuildSlots()
 	}
 	var err error
 	if !db.clean() {

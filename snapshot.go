@@ -91,6 +91,7 @@ func (s *Snapshot) Read(seg string, id RecordID) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrRecordNotFound, id)
 	}
 	data, err := s.db.readSlot(ss.slot(n))
+	runtime.KeepAlive(s) // its cleanup must not unpin the version mid-read
 	if err == ErrRecordNotFound {
 		err = fmt.Errorf("%w: %v", ErrRecordNotFound, id)
 	}
@@ -107,6 +108,7 @@ func (s *Snapshot) Scan(seg string) iter.Seq2[Record, error] {
 			return
 		}
 		scanMerge(s.db, ss, nil, nil, yield)
+		runtime.KeepAlive(s)
 	}
 }
 

@@ -55,6 +55,11 @@ func (v *version) segByID(id uint64) (int, *segState) {
 	return -1, nil
 }
 
+// maxPagesAhead bounds how far past a segment's last address page an
+// insert may land: inserts take slots in order, so only a journal that
+// was not written by persy-go goes further.
+const maxPagesAhead = 1 << 16
+
 // op is one change of a transaction, as journaled and applied.
 type op struct {
 	kind journal.Kind
@@ -129,8 +134,11 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 		}
 		return s, nil
 	}
-	mutSlot := func(s *segState, n uint64) *segment.Slot {
+	mutSlot := func(s *segState, n uint64) (*segment.Slot, error) {
 		pi := n / segment.SlotsPerPage
+		if pi > uint64(len(s.pages))+maxPagesAhead {
+			return nil, fmt.Errorf("record %d of segment %d: %d pages beyond the segment's %d", n, s.id, pi, len(s.pages))
+		}
 		for uint64(len(s.pages)) <= pi {
 			s.pages = append(s.pages, new(slotPage))
 			k := pageKey{s.id, uint64(len(s.pages) - 1)}
@@ -144,11 +152,14 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 			ownPage[k] = true
 			fx.dirty = append(fx.dirty, k)
 		}
-		return &s.pages[pi][n%segment.SlotsPerPage]
+		return &s.pages[pi][n%segment.SlotsPerPage], nil
 	}
 	for _, o := range ops {
 		switch o.kind {
 		case journal.KindCreateSegment:
+			if o.seg == 0 || o.name == "" {
+				return nil, effects{}, fmt.Errorf("create segment %q with id %d", o.name, o.seg)
+			}
 			i, ok := nv.find(o.name)
 			if _, s := nv.segByID(o.seg); ok || s != nil {
 				return nil, effects{}, fmt.Errorf("create segment %q (%d): it exists", o.name, o.seg)
@@ -178,7 +189,10 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 			if o.slot >= 1<<40 {
 				return nil, effects{}, fmt.Errorf("%v of record %d: no such slot", o.kind, o.slot)
 			}
-			sl := mutSlot(s, o.slot)
+			sl, err := mutSlot(s, o.slot)
+			if err != nil {
+				return nil, effects{}, err
+			}
 			if sl.Live == (o.kind == journal.KindInsert) {
 				return nil, effects{}, fmt.Errorf("%v of record %d of segment %d: live is %v", o.kind, o.slot, o.seg, sl.Live)
 			}

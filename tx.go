@@ -102,6 +102,9 @@ func (tx *Tx) CreateSegment(name string) error {
 	if len(name) > MaxNameBytes {
 		return fmt.Errorf("%w: %d bytes", ErrNameTooLong, len(name))
 	}
+	if name == "" {
+		return ErrEmptyName
+	}
 	if _, _, err := tx.segID(name); err == nil {
 		return fmt.Errorf("%w: %q", ErrSegmentExists, name)
 	}
@@ -159,12 +162,10 @@ func (tx *Tx) Segments() ([]string, error) {
 	}
 	tx.db.mu.Unlock()
 	for n := range tx.creates {
-		if _, i := slices.BinarySearch(names, n); !i {
-			names = append(names, n)
-		}
+		names = append(names, n)
 	}
 	slices.Sort(names)
-	return names, nil
+	return slices.Compact(names), nil
 }
 
 func checkRecord(data []byte) error {
@@ -532,10 +533,13 @@ func (tx *Tx) validate() error {
 		if s == nil {
 			return fmt.Errorf("%w: segment %d", ErrSegmentNotFound, k.seg)
 		}
+		sl := s.slot(k.slot)
 		if w.kind == journal.KindInsert {
+			if sl != nil && sl.Live {
+				return fmt.Errorf("persy: slot %v of segment %d handed out while in use", idOfSlot(k.slot), k.seg)
+			}
 			continue
 		}
-		sl := s.slot(k.slot)
 		if sl == nil || !sl.Live {
 			return fmt.Errorf("%w: %v", ErrRecordNotFound, idOfSlot(k.slot))
 		}
@@ -643,8 +647,10 @@ func (p *Prepared) decide(kind reqKind) error {
 	}
 	p.done = true
 	err := p.tx.db.submit(&commitReq{kind: kind, jtx: p.jtx, ops: p.ops})
-	p.tx.db.locks.release(p.locks)
+	// Slots go back before the locks: a transaction waiting on them may
+	// free the same slots.
 	p.tx.finish()
+	p.tx.db.locks.release(p.locks)
 	return err
 }
 

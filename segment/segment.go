@@ -30,7 +30,7 @@ const (
 
 // MaxRecordBytes is the largest record: one data page of the largest
 // size class.
-var MaxRecordBytes = page.Capacity(page.MaxExp)
+const MaxRecordBytes = page.MaxBytes - page.HeaderSize
 
 // Slot is one record slot of an address page.
 type Slot struct {
