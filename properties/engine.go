@@ -215,30 +215,32 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 				return err
 			}
 			w.acked = len(w.events)
-		case 7: // a snapshot read after a later commit
+		case 7: // a snapshot read after later commits and checkpoints
 			snap, err := db.Snapshot()
 			if err != nil {
 				return err
 			}
 			want := m.clone()
-			tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{})
-			if err != nil {
-				return err
-			}
-			w.begin(evCommit, len(w.txs))
-			w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
-			if err := tx.Commit(); err != nil {
-				if !expected(err) {
+			for range 1 + ch.Choose("commitsUnderSnapshot", 3) {
+				tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{})
+				if err != nil {
 					return err
 				}
-				w.undo()
-			} else {
-				m.apply(ops)
-				w.acked = len(w.events)
-			}
-			if ch.Choose("checkpointUnderSnapshot", 2) == 1 {
-				if err := db.Checkpoint(); err != nil {
-					return err
+				w.begin(evCommit, len(w.txs))
+				w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
+				if err := tx.Commit(); err != nil {
+					if !expected(err) {
+						return err
+					}
+					w.undo()
+				} else {
+					m.apply(ops)
+					w.acked = len(w.events)
+				}
+				if ch.Choose("checkpointUnderSnapshot", 2) == 1 {
+					if err := db.Checkpoint(); err != nil {
+						return err
+					}
 				}
 			}
 			got, err := dump(snap)
