@@ -558,7 +558,9 @@ func cmpU64(a, b uint64) int {
 // Close makes every commit durable, writes a checkpoint and closes the
 // file. Prepared transactions not decided stay prepared in the file, for
 // recovery to decide. Snapshots and transactions still open fail from
-// then on with ErrClosed.
+// then on with ErrClosed. After a storage failure stopped the database,
+// Close still closes the file and returns that failure: commits not made
+// durable before it are left to recovery.
 func (db *DB) Close() error {
 	db.wmu.Lock()
 	db.mu.Lock()
@@ -570,7 +572,10 @@ func (db *DB) Close() error {
 	failed := db.err
 	db.closed = true
 	db.mu.Unlock()
-	var err error
+	// A database stopped by a storage failure may hold commits that
+	// are not durable, background ones written before the failure: Close
+	// says so rather than promise them.
+	err := failed
 	if failed == nil && !db.clean() {
 		err = db.checkpoint()
 	}
