@@ -17,8 +17,10 @@ import (
 // Engine runs transactions through the public API on the simulated disk:
 // one-phase commits synchronous and in background, two-phase commits
 // prepared and then committed, rolled back or left undecided, explicit
-// background syncs and checkpoints, and snapshots read while later commits
-// land. Its reference model is a map of segments to records.
+// background syncs and checkpoints, snapshots read while later commits
+// land, and the file closed and opened again, the open deciding the
+// prepared transaction left and the run going on over what it recovered.
+// Its reference model is a map of segments to records.
 //
 // After a crash, recovery (deciding each prepared transaction by its id)
 // must give the model after some prefix of the journaled events that
@@ -33,7 +35,7 @@ import (
 func Engine() sim.Workload {
 	return sim.Workload{
 		Name:        "engine",
-		Description: "transactions, two-phase commits decided at random, background syncs, checkpoints and snapshots through the public API: recovery gives an acknowledged prefix, Check passes, recovery is idempotent",
+		Description: "transactions, two-phase commits decided at random, background syncs, checkpoints, snapshots and reopens through the public API: recovery gives an acknowledged prefix, Check passes, recovery is idempotent",
 		New:         func() sim.Program { return &engineWorkload{} },
 	}
 }
@@ -123,6 +125,9 @@ func (w *engineWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	return sim.RunResult(err)
 }
 
+// reopener is a storage a process can close and open again.
+type reopener interface{ Reopen() error }
+
 // errWorkload marks a violation found while running, not a fault.
 var errWorkload = errors.New("engine workload")
 
@@ -137,7 +142,7 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	var open *persy.Prepared // the prepared transaction not yet decided
 	openTx := -1
 	for round := range 1 + ch.Choose("rounds", 10) {
-		switch ch.Choose("action", 8) {
+		switch ch.Choose("action", 9) {
 		case 0, 1, 2: // a one-phase commit
 			bg := ch.Choose("background", 3) == 0
 			tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{BackgroundSync: bg})
@@ -216,41 +221,40 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			}
 			w.acked = len(w.events)
 		case 7: // a snapshot read after later commits and checkpoints
-			snap, err := db.Snapshot()
-			if err != nil {
+			if err := w.underSnapshot(db, m, ch, round); err != nil {
 				return err
 			}
-			want := m.clone()
-			for range 1 + ch.Choose("commitsUnderSnapshot", 3) {
-				tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{})
-				if err != nil {
-					return err
-				}
-				w.begin(evCommit, len(w.txs))
-				w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
-				if err := tx.Commit(); err != nil {
-					if !expected(err) {
-						return err
-					}
-					w.undo()
-				} else {
-					m.apply(ops)
-					w.acked = len(w.events)
-				}
-				if ch.Choose("checkpointUnderSnapshot", 2) == 1 {
-					if err := db.Checkpoint(); err != nil {
-						return err
-					}
-				}
+		case 8: // the process closes the file and opens it again
+			d, ok := s.(reopener)
+			if !ok {
+				continue
 			}
-			got, err := dump(snap)
-			if err != nil {
+			if err := db.Close(); err != nil {
 				return err
 			}
-			if d := diff(want, got); d != "" {
-				return fmt.Errorf("%w: I9: a snapshot reads a state other than at its creation: %s", errWorkload, d)
+			w.acked = len(w.events)
+			if err := d.Reopen(); err != nil {
+				return err
 			}
-			snap.Close()
+			if open != nil {
+				// The open decides the prepared transaction by its id.
+				kind := evDecideCommit
+				if strings.HasSuffix(w.ids[openTx], "/rollback") {
+					kind = evDecideRollback
+				}
+				w.begin(kind, openTx)
+			}
+			if db, err = persy.OpenStorage(s, engineOptions(ckpt)); err != nil {
+				return err
+			}
+			w.db = db
+			if open != nil {
+				if w.events[len(w.events)-1].kind == evDecideCommit {
+					m.apply(w.txs[openTx])
+				}
+				open = nil
+			}
+			w.acked = len(w.events)
 		}
 	}
 	if ch.Choose("close", 2) == 1 {
@@ -258,6 +262,48 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			return err
 		}
 		w.acked = len(w.events)
+	}
+	return nil
+}
+
+// underSnapshot takes a snapshot, commits up to three transactions to m,
+// each perhaps checkpointed, and checks the snapshot still reads m as it
+// was (I9).
+func (w *engineWorkload) underSnapshot(db *persy.DB, m model, ch diskmodel.Chooser, round int) error {
+	snap, err := db.Snapshot()
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	want := m.clone()
+	for range 1 + ch.Choose("commitsUnderSnapshot", 3) {
+		tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{})
+		if err != nil {
+			return err
+		}
+		w.begin(evCommit, len(w.txs))
+		w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
+		if err := tx.Commit(); err != nil {
+			if !expected(err) {
+				return err
+			}
+			w.undo()
+		} else {
+			m.apply(ops)
+			w.acked = len(w.events)
+		}
+		if ch.Choose("checkpointUnderSnapshot", 2) == 1 {
+			if err := db.Checkpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	got, err := dump(snap)
+	if err != nil {
+		return err
+	}
+	if d := diff(want, got); d != "" {
+		return fmt.Errorf("%w: I9: a snapshot reads a state other than at its creation: %s", errWorkload, d)
 	}
 	return nil
 }

@@ -480,6 +480,25 @@ func (d *Disk) Close() error {
 	return nil
 }
 
+// Reopen opens a closed disk again, as a process that closed the file and
+// starts over without a crash: everything written stays, durable or not.
+// It fails on a disk that is still open, crashed or poisoned by a failed
+// barrier, whose content no process may rely on.
+func (d *Disk) Reopen() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.crashed:
+		return ErrCrashed
+	case d.poisoned != nil:
+		return fmt.Errorf("%w (by %v)", mmapfile.ErrPoisoned, d.poisoned)
+	case !d.closed:
+		return errors.New("diskmodel: reopen of a disk still open")
+	}
+	d.closed = false
+	return nil
+}
+
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
 // IsFault reports whether err is a fault a Disk injects: EIO from a

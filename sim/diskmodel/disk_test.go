@@ -276,3 +276,38 @@ func bitsDiffer(a, b []byte) int {
 	}
 	return n
 }
+
+func TestReopen(t *testing.T) {
+	d := diskmodel.New(diskmodel.Options{})
+	must(t, d.Grow(page))
+	must(t, d.Sync())
+	must(t, d.WriteAt([]byte("unsynced"), 0))
+	if err := d.Reopen(); err == nil {
+		t.Fatal("Reopen of an open disk succeeded")
+	}
+	must(t, d.Close())
+	if err := d.WriteAt([]byte("x"), 0); !errors.Is(err, mmapfile.ErrClosed) {
+		t.Fatalf("WriteAt on a closed disk = %v, want ErrClosed", err)
+	}
+	must(t, d.Reopen())
+	if got := string(d.Bytes(0, 8)); got != "unsynced" {
+		t.Fatalf("after Reopen the file reads %q, want the unsynced write", got)
+	}
+	if img := image(t, d, always(false)); img.Data[0] != 0 {
+		t.Error("Reopen made an unsynced write durable")
+	}
+	must(t, d.WriteAt([]byte("again"), 0))
+	must(t, d.Close())
+
+	var fail bool
+	p := diskmodel.New(diskmodel.Options{Profile: diskmodel.SyncErrors, Chooser: failAfter(&fail)})
+	must(t, p.Grow(page))
+	fail = true
+	if err := p.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("failing Sync = %v, want EIO", err)
+	}
+	must(t, p.Close())
+	if err := p.Reopen(); !errors.Is(err, mmapfile.ErrPoisoned) {
+		t.Fatalf("Reopen after a failed barrier = %v, want ErrPoisoned", err)
+	}
+}
