@@ -18,14 +18,10 @@ import (
 // violation is a *CorruptError. Check also compares what the file holds
 // with what the database has in memory, where the file is up to date.
 func (db *DB) Check() error {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	db.mu.Lock()
-	err := db.stateErr()
-	db.mu.Unlock()
-	if err != nil {
+	if err := db.lockWriter(); err != nil {
 		return err
 	}
+	defer db.wmu.Unlock()
 	var errs []error
 	if ferr := mmapfile.Protect(func() { errs = checkFile(db.s, db.alloc.State(), db.jw.Owned()) }); ferr != nil {
 		return ferr

@@ -274,7 +274,20 @@ func (db *DB) journalCommit() error {
 	return err
 }
 
-// state returns the database's sticky error, or ErrClosed.
+// lockWriter takes the writer's lock for a database still running, or
+// returns why it is not, holding nothing.
+func (db *DB) lockWriter() error {
+	db.wmu.Lock()
+	db.mu.Lock()
+	err := db.stateErr()
+	db.mu.Unlock()
+	if err != nil {
+		db.wmu.Unlock()
+	}
+	return err
+}
+
+// stateErr returns the database's sticky error, or ErrClosed.
 func (db *DB) stateErr() error {
 	if db.closed {
 		return ErrClosed
@@ -346,14 +359,10 @@ func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
 
 // Sync makes every commit made so far durable, background ones included.
 func (db *DB) Sync() error {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	db.mu.Lock()
-	err := db.stateErr()
-	db.mu.Unlock()
-	if err != nil {
+	if err := db.lockWriter(); err != nil {
 		return err
 	}
+	defer db.wmu.Unlock()
 	if !db.unsynced {
 		return nil
 	}
@@ -369,14 +378,10 @@ func (db *DB) Sync() error {
 // they were in: recovery after it has nothing of them to redo. Commits
 // run checkpoints on their own as the journal grows.
 func (db *DB) Checkpoint() error {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	db.mu.Lock()
-	err := db.stateErr()
-	db.mu.Unlock()
-	if err != nil {
+	if err := db.lockWriter(); err != nil {
 		return err
 	}
+	defer db.wmu.Unlock()
 	return db.checkpoint()
 }
 
