@@ -31,7 +31,9 @@ const chunkHead = 16
 //     free page's content.
 //   - A chunk whose entries are all handed out enters limbo: it leaves its
 //     list with the next Commit but is handed out only after that Commit,
-//     because the root state before it still reads it.
+//     because the root state before it still reads it. With limbo full
+//     it is freed instead, like a page the next root state stops reading,
+//     and listed by the Commit that stores that state.
 //   - Free and Release make pages pending; the next Commit puts them in
 //     limbo (or, when limbo is full, lists them in new chunks), in the
 //     same root state that stops reading them, and only then may they be
@@ -294,19 +296,30 @@ func (a *Allocator) Commit(update func(*State)) error {
 	// written, pages the durable root state still reads.
 	var byClass [Classes][]Ref
 	var chunks [Classes][]Ref
-	for _, r := range listed {
-		byClass[r.Exp-MinExp] = append(byClass[r.Exp-MinExp], r)
-	}
-	for c, rs := range byClass {
-		exp := uint8(MinExp + c)
-		perChunk := (Capacity(exp) - chunkHead) / 8
-		for range (len(rs) + perChunk - 1) / perChunk {
-			r, err := a.Allocate(exp)
-			if err != nil {
-				return a.fail(err)
-			}
-			chunks[c] = append(chunks[c], r)
+	for {
+		for _, r := range listed {
+			byClass[r.Exp-MinExp] = append(byClass[r.Exp-MinExp], r)
 		}
+		for c := range byClass {
+			exp := uint8(MinExp + c)
+			perChunk := (Capacity(exp) - chunkHead) / 8
+			for len(chunks[c]) < (len(byClass[c])+perChunk-1)/perChunk {
+				r, err := a.Allocate(exp)
+				if err != nil {
+					return a.fail(err)
+				}
+				chunks[c] = append(chunks[c], r)
+			}
+		}
+		// With limbo full, allocating may have made exhausted chunks
+		// pending. The root state this Commit stores no longer reads
+		// them and the next Commit is too late: were the machine to
+		// crash before it, they would be listed nowhere. This Commit
+		// lists them, which may take more chunks.
+		if len(a.pending) == 0 {
+			break
+		}
+		listed, a.pending = a.pending, nil
 	}
 	for c, rs := range byClass {
 		if err := a.writeChunks(gen, uint8(MinExp+c), rs, chunks[c]); err != nil {
