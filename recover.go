@@ -63,6 +63,11 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	if st.JournalHead == 0 {
 		return nil, &CorruptError{Page: page.RootAddr, Reason: "the root state names no journal"}
 	}
+	// Before anything else is written: no torn root copy left by a crash
+	// may be completed by a later root write.
+	if _, err := page.Scrub(s, st); err != nil {
+		return nil, err
+	}
 	db := newDB(s, opts)
 	db.alloc = page.NewAllocator(s, st)
 	db.durable = st

@@ -280,6 +280,41 @@ func readSlot(s mmapfile.Storage, addr int64, parity uint64) (State, error) {
 	return st, nil
 }
 
+// Scrub clears the slot the next Store of st's successor writes, if a
+// crash inside an earlier Store left part of a copy there that was never
+// made durable: the units of a torn root write that reached the disk. A
+// later Store into that slot writing, in the other units, the same bytes
+// as that copy would complete it into a valid root state of a higher
+// generation than st, naming pages reused since. Scrub zeroes such a slot
+// and makes it durable; a slot that is empty or holds a valid older copy
+// is left alone. It reports whether it wrote.
+//
+// The caller must scrub before writing anything else after loading st: a
+// crash inside Scrub may then complete the torn copy, but every page it
+// names is still as its Store left it, so it is a state as whole as st.
+func Scrub(s mmapfile.Storage, st State) (bool, error) {
+	addr := slotAddr(st.Gen + 1)
+	if old, err := readSlot(s, addr, (st.Gen+1)%2); err == nil && old.Gen < st.Gen {
+		return false, nil
+	}
+	if isZero(s.Bytes(addr, slotBytes)) {
+		return false, nil
+	}
+	if err := s.WriteAt(make([]byte, slotBytes), addr); err != nil {
+		return true, err
+	}
+	return true, s.SyncRange(addr, slotBytes)
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Store writes st as the next generation of the root state (st.Gen must
 // be the current generation plus one) into the slot not holding the
 // current one, and makes it durable with SyncRange. Everything st points

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/gopersy/persy/mmapfile"
@@ -186,4 +187,66 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("unexpected error: %v", err)
 		}
 	})
+}
+
+// TestScrubClearsATornCopy plays a crash inside the Store of a copy C,
+// which left C's first sector in its slot, then a recovery storing another
+// copy R of the same generation into that slot, torn so that only R's
+// second sector lands. Where R's second sector equals C's, the slot then
+// holds C whole: a root state never made durable, naming pages the
+// recovery may have reused. Scrub must clear the slot first.
+func TestScrubClearsATornCopy(t *testing.T) {
+	const sector = 512
+	s := formatted(t)
+	st1, _ := page.Load(s)
+	st2 := next(st1, s, t)
+	must(t, page.Store(s, st2))
+	st3 := next(st2, s, t)
+	must(t, page.Store(s, st3))
+	if wrote, err := page.Scrub(s, st3); err != nil || wrote {
+		t.Fatalf("Scrub with an older valid copy in the slot: wrote %v, %v", wrote, err)
+	}
+
+	c := next(st3, s, t)
+	r := c
+	r.Free[1] = page.FreeList{Top: page.FirstPage + page.MinBytes, Count: 1}
+	must(t, page.Store(s, r))
+	addr := slotOf(t, s, 4)
+	rBytes := slices.Clone(s.Bytes(addr, 2*sector))
+	must(t, page.Store(s, c))
+	cBytes := slices.Clone(s.Bytes(addr, 2*sector))
+	if !bytes.Equal(rBytes[sector:], cBytes[sector:]) || bytes.Equal(rBytes[:sector], cBytes[:sector]) {
+		t.Fatal("the copies do not differ in their first sector alone")
+	}
+	tornC := func() {
+		must(t, s.WriteAt(cBytes[:sector], addr))
+		must(t, s.WriteAt(bytes.Repeat([]byte{0xff}, sector), addr+sector))
+		if got, err := page.Load(s); err != nil || got != st3 {
+			t.Fatalf("with C torn: %+v, %v; want generation 3", got, err)
+		}
+	}
+
+	// Unscrubbed, R's second sector completes C.
+	tornC()
+	must(t, s.WriteAt(rBytes[sector:], addr+sector))
+	if got, err := page.Load(s); err != nil || got != c {
+		t.Fatalf("the hazard does not reproduce: %+v, %v", got, err)
+	}
+
+	// Scrubbed, it cannot.
+	tornC()
+	if wrote, err := page.Scrub(s, st3); err != nil || !wrote {
+		t.Fatalf("Scrub of a torn copy: wrote %v, %v", wrote, err)
+	}
+	if b := s.Bytes(addr, 2*sector); !bytes.Equal(b, make([]byte, 2*sector)) {
+		t.Fatal("Scrub left bytes in the slot")
+	}
+	must(t, s.WriteAt(rBytes[sector:], addr+sector))
+	if got, err := page.Load(s); err != nil || got != st3 {
+		t.Fatalf("after Scrub and R torn: %+v, %v; want generation 3", got, err)
+	}
+	must(t, s.WriteAt(make([]byte, sector), addr+sector))
+	if wrote, err := page.Scrub(s, st3); err != nil || wrote {
+		t.Fatalf("Scrub of an empty slot: wrote %v, %v", wrote, err)
+	}
 }
