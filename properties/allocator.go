@@ -242,6 +242,9 @@ func (w *allocWorkload) check(rb sim.Reboot) error {
 	}
 	// The allocator goes on: a page of each class allocated and freed
 	// again, committed, and still nothing leaked.
+	if _, err := page.Scrub(s, st); err != nil { // as every opener does
+		return err
+	}
 	a := page.NewAllocator(s, st)
 	buf := make([]byte, 1<<(page.MinExp+2))
 	for c := range 3 {

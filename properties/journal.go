@@ -178,6 +178,9 @@ func (w *journalWorkload) check(rb sim.Reboot) error {
 	}
 	// Resume: an entry appended now, spanning three pages, follows what
 	// was read.
+	if _, err := page.Scrub(s, st); err != nil { // as every opener does
+		return err
+	}
 	a := page.NewAllocator(s, st)
 	jw, err := journal.Open(s, a, st, tail, nil)
 	if err != nil {
