@@ -22,7 +22,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
@@ -120,14 +122,18 @@ func Open(path string, opts Options) (*DB, error) {
 // does not exist; on creation only, init runs in a transaction. The file
 // appears at path only with init committed: it is built under a temporary
 // name beside it and linked into place, so a crash or a failing init never
-// leaves a file that a later OpenOrCreate would open without init.
+// leaves a file that a later OpenOrCreate would open without init. Of
+// creators racing on one path, one file wins; the others open it, or fail
+// with ErrLocked while another holds it.
 func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, error) {
 	db, err := Open(path, opts)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return db, err
 	}
-	tmp := path + ".creating"
-	os.Remove(tmp) // a creation a crash cut short
+	removeStaleCreations(path)
+	// A name of this creation's own: a creation under way in another
+	// process keeps its file, and the file linked into place is ours.
+	tmp := fmt.Sprintf("%s%s%d-%d", path, creatingSuffix, os.Getpid(), creations.Add(1))
 	f, err := mmapfile.Create(tmp, mmapfile.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("persy: create %s: %w", path, err)
@@ -159,6 +165,39 @@ func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, erro
 		return nil, fmt.Errorf("persy: create %s: %w", path, err)
 	}
 	return Open(path, opts)
+}
+
+// creatingSuffix, a process id and a count name the file a creation
+// builds before linking it into place.
+const creatingSuffix = ".creating-"
+
+var creations atomic.Uint64
+
+// removeStaleCreations removes the files of creations of path that a crash
+// cut short: those no handle holds. One another creation holds is left
+// alone; one just made and not yet locked may go, and that creation then
+// fails to link it, with an error.
+func removeStaleCreations(path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), base+creatingSuffix) || !e.Type().IsRegular() {
+			continue
+		}
+		t := filepath.Join(dir, e.Name())
+		f, err := mmapfile.Open(t, mmapfile.Options{})
+		if err != nil {
+			continue // a creation under way holds it
+		}
+		os.Remove(t)
+		f.Close()
+	}
 }
 
 func syncDir(dir string) error {
