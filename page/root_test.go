@@ -64,13 +64,20 @@ func slotOf(t *testing.T, s mmapfile.Storage, gen uint64) int64 {
 	return 0
 }
 
-func TestNewestValidSlotWins(t *testing.T) {
+// twoStored returns a new file with generations 2 and 3 stored.
+func twoStored(t *testing.T) (*mmapfile.Memory, page.State, page.State) {
 	s := formatted(t)
-	st1, _ := page.Load(s)
+	st1, err := page.Load(s)
+	must(t, err)
 	st2 := next(st1, s, t)
 	must(t, page.Store(s, st2))
 	st3 := next(st2, s, t)
 	must(t, page.Store(s, st3))
+	return s, st2, st3
+}
+
+func TestNewestValidSlotWins(t *testing.T) {
+	s, st2, _ := twoStored(t)
 	if slotOf(t, s, 3) == slotOf(t, s, 2) {
 		t.Fatal("two generations in one slot")
 	}
@@ -197,12 +204,7 @@ func FuzzLoad(f *testing.F) {
 // recovery may have reused. Scrub must clear the slot first.
 func TestScrubClearsATornCopy(t *testing.T) {
 	const sector = 512
-	s := formatted(t)
-	st1, _ := page.Load(s)
-	st2 := next(st1, s, t)
-	must(t, page.Store(s, st2))
-	st3 := next(st2, s, t)
-	must(t, page.Store(s, st3))
+	s, _, st3 := twoStored(t)
 	if wrote, err := page.Scrub(s, st3); err != nil || wrote {
 		t.Fatalf("Scrub with an older valid copy in the slot: wrote %v, %v", wrote, err)
 	}
