@@ -319,7 +319,8 @@ func isZero(b []byte) bool {
 // be the current generation plus one) into the slot not holding the
 // current one, and makes it durable with SyncRange. Everything st points
 // to must be durable before: a crash before Store returns leaves the
-// current generation or st, nothing in between.
+// current generation or st, nothing in between, provided the slot was
+// scrubbed (see Scrub) since the state was loaded after a crash.
 func Store(s mmapfile.Storage, st State) error {
 	if st.Gen == 0 {
 		return fmt.Errorf("page: root state generation 0")
