@@ -106,9 +106,12 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 	// barrier that carry the very sequence numbers the resumed writer will
 	// give the pages it links to them: stale pages a read would take for
 	// the journal's next ones. They are wiped, durably, before any page
-	// links to them.
+	// links to them. Journal pages of older sequence numbers, such as
+	// those of a journal trimmed long ago whose pages came back as spares,
+	// no read can take for new ones: they stay, so that opening a file
+	// opened cleanly before writes nothing.
 	for _, sp := range w.spares {
-		if h, _, err := page.Read(s, sp); err != nil || h.Type != page.TypeJournal {
+		if h, _, err := page.Read(s, sp); err != nil || h.Type != page.TypeJournal || h.Seq < t.NextSeq {
 			continue
 		}
 		if err := s.WriteAt(make([]byte, 1<<PageExp), sp); err != nil {
