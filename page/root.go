@@ -297,22 +297,13 @@ func Scrub(s mmapfile.Storage, st State) (bool, error) {
 	if old, err := readSlot(s, addr, (st.Gen+1)%2); err == nil && old.Gen < st.Gen {
 		return false, nil
 	}
-	if isZero(s.Bytes(addr, slotBytes)) {
+	if allZero(s.Bytes(addr, slotBytes)) {
 		return false, nil
 	}
 	if err := s.WriteAt(make([]byte, slotBytes), addr); err != nil {
 		return true, err
 	}
 	return true, s.SyncRange(addr, slotBytes)
-}
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Store writes st as the next generation of the root state (st.Gen must

@@ -105,13 +105,17 @@ func engineOptions(checkpointBytes int) persy.Options {
 		ManualSync:      true,
 		CheckpointBytes: checkpointBytes,
 		OnPrepared: func(id []byte) persy.Decision {
-			if strings.HasSuffix(string(id), "/rollback") {
-				return persy.DecideRollback
+			if openCommits(string(id)) {
+				return persy.DecideCommit
 			}
-			return persy.DecideCommit
+			return persy.DecideRollback
 		},
 	}
 }
+
+// openCommits reports how an open decides the prepared transaction id:
+// commit, unless the id ends in /rollback.
+func openCommits(id string) bool { return !strings.HasSuffix(id, "/rollback") }
 
 func (w *engineWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	err := w.run(s, ch)
@@ -236,11 +240,11 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			if err := d.Reopen(); err != nil {
 				return err
 			}
-			if open != nil {
-				// The open decides the prepared transaction by its id.
-				kind := evDecideCommit
-				if strings.HasSuffix(w.ids[openTx], "/rollback") {
-					kind = evDecideRollback
+			commit := open != nil && openCommits(w.ids[openTx])
+			if open != nil { // the open decides it
+				kind := evDecideRollback
+				if commit {
+					kind = evDecideCommit
 				}
 				w.begin(kind, openTx)
 			}
@@ -248,12 +252,10 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 				return err
 			}
 			w.db = db
-			if open != nil {
-				if w.events[len(w.events)-1].kind == evDecideCommit {
-					m.apply(w.txs[openTx])
-				}
-				open = nil
+			if commit {
+				m.apply(w.txs[openTx])
 			}
+			open = nil
 			w.acked = len(w.events)
 		}
 	}
@@ -461,7 +463,7 @@ func (w *engineWorkload) after(k int) model {
 		}
 	}
 	for _, e := range w.events[:k] {
-		if e.kind == evPrepare && !decided[e.tx] && !strings.HasSuffix(w.ids[e.tx], "/rollback") {
+		if e.kind == evPrepare && !decided[e.tx] && openCommits(w.ids[e.tx]) {
 			m.apply(w.txs[e.tx])
 		}
 	}

@@ -487,15 +487,15 @@ func (d *Disk) Close() error {
 func (d *Disk) Reopen() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch {
-	case d.crashed:
-		return ErrCrashed
-	case d.poisoned != nil:
-		return fmt.Errorf("%w (by %v)", mmapfile.ErrPoisoned, d.poisoned)
-	case !d.closed:
+	was := d.closed
+	d.closed = false
+	if err := d.usable(); err != nil {
+		d.closed = was
+		return err
+	}
+	if !was {
 		return errors.New("diskmodel: reopen of a disk still open")
 	}
-	d.closed = false
 	return nil
 }
 
