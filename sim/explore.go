@@ -336,9 +336,26 @@ func (c *captureTB) Failed() bool { return c.failed }
 // found, nil if none. A committed schedule of a fixed bug stays a
 // regression test this way even as the engine's writes change, which
 // would make its recorded image decisions no longer fit.
+//
+// A schedule the random strategy found is first replayed as recorded,
+// crash and image: its image (a misdirected write, a bit flip) is one no
+// exhaustive strategy need try. Its run decisions may go on past the
+// crash, for the exhaustive runs; its image decisions must still fit,
+// or Regress says the schedule is to be found again.
 func Regress(s *Schedule, w Workload) (*Schedule, error) {
 	if s.Workload != w.Name {
 		return nil, fmt.Errorf("sim: the schedule is for workload %q, not %q", s.Workload, w.Name)
+	}
+	if s.Strategy == Random.String() {
+		res, err := replay(s, w, false)
+		if err != nil {
+			return nil, fmt.Errorf("sim: the schedule's own crash no longer fits workload %s (find it again with sim -strategy random and commit the new schedule): %w", w.Name, err)
+		}
+		if res.Failure != "" {
+			f := *s
+			f.Failure, f.Trace, f.TraceSHA256, f.cause = res.Failure, res.Trace, res.SHA256, res.Cause
+			return &f, nil
+		}
 	}
 	profile, err := diskmodel.ProfileByName(s.Profile)
 	if err != nil {

@@ -31,7 +31,11 @@ type Result struct {
 // and returns the trace. It fails if the schedule no longer fits the
 // workload: a decision asked that the schedule does not hold, or one it
 // holds that is never asked.
-func Replay(s *Schedule, w Workload) (Result, error) {
+func Replay(s *Schedule, w Workload) (Result, error) { return replay(s, w, true) }
+
+// replay is Replay; unless exact, it allows the run's recorded decisions
+// to go on past the crash, unused.
+func replay(s *Schedule, w Workload, exact bool) (Result, error) {
 	if s.Workload != w.Name {
 		return Result{}, fmt.Errorf("sim: the schedule is for workload %q, not %q", s.Workload, w.Name)
 	}
@@ -56,7 +60,11 @@ func Replay(s *Schedule, w Workload) (Result, error) {
 		img, checkErr = x.state(image, nil)
 		return true
 	})
-	if err := errors.Join(run.Err(), image.Err()); err != nil {
+	fitErr := run.Err()
+	if !exact {
+		fitErr = run.Mismatch()
+	}
+	if err := errors.Join(fitErr, image.Err()); err != nil {
 		return Result{}, fmt.Errorf("sim: the schedule does not fit workload %s: %w", w.Name, err)
 	}
 	if s.Crash != NoCrash && !crashed {

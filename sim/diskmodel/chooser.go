@@ -106,6 +106,10 @@ func (r *Replay) Choose(label string, n int) int {
 	return c.Value
 }
 
+// Mismatch reports the first decision asked that did not match the
+// record; unlike Err, it allows recorded decisions left unused.
+func (r *Replay) Mismatch() error { return r.err }
+
 // Err reports the first mismatch between the record and the decisions
 // asked, or that recorded decisions were left unused.
 func (r *Replay) Err() error {
