@@ -15,10 +15,17 @@ import (
 const PageExp = 10
 
 // A journal page's payload: the address of the page after it, the LSN of
-// its first stream byte, the offset of the first entry starting in it
-// (noEntry if none does), then stream bytes.
+// its first stream byte, the durable sequence number (every journal page
+// of a lower sequence number was durable when this one was written), the
+// offset of the first entry starting in it (noEntry if none does), then
+// stream bytes.
+//
+// The durable sequence number is the journal's testimony against the
+// media: a read that stops at a page some surviving page, or the root
+// state, says was durable has met a lost write, not the end of the
+// journal, and reports it rather than return a shorter journal.
 const (
-	pageHead = 8 + 8 + 4
+	pageHead = 8 + 8 + 8 + 4
 	noEntry  = ^uint32(0)
 	// streamBytes is the stream a page carries.
 	streamBytes = 1<<PageExp - page.HeaderSize - pageHead
@@ -41,6 +48,9 @@ type Writer struct {
 	lsn     uint64 // the LSN of the next stream byte
 	spares  []int64
 	durable int // spares[:durable] are in a durable root state
+	// durableSeq is the durable sequence number: every page of a lower
+	// sequence number has been made durable.
+	durableSeq uint64
 
 	pages   []written // from head on
 	buf     []byte    // entries appended and not flushed
@@ -61,7 +71,7 @@ type written struct {
 // must store a root state the Writer's Fill has filled; nil means
 // a.Commit(w.Fill), for an owner with no fields of its own.
 func Create(s mmapfile.Storage, a *page.Allocator, commit func() error) (*Writer, error) {
-	w := &Writer{s: s, a: a, seq: 1, headSeq: 1}
+	w := &Writer{s: s, a: a, seq: 1, headSeq: 1, durableSeq: 1}
 	w.setCommit(commit)
 	r, err := a.Allocate(PageExp)
 	if err != nil {
@@ -91,6 +101,16 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 	}
 	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages}
 	w.setCommit(commit)
+	// What the read found durable stays so. The pages read past it may
+	// never have met a barrier (a process that dies leaves its writes to
+	// the kernel): they are made durable by the first Flush, before any
+	// page says they are.
+	w.durableSeq = max(st.JournalDurable, t.durableSeq, st.JournalSeq)
+	for _, p := range t.pages {
+		if p.seq >= w.durableSeq {
+			w.unsynced = append(w.unsynced, p.addr)
+		}
+	}
 	// Spares the crash left listed may have been written since: those in
 	// the valid prefix, and the page it links to, are taken.
 	taken := map[int64]bool{t.Next: true}
@@ -133,9 +153,9 @@ func (w *Writer) setCommit(commit func() error) {
 }
 
 // Fill sets the journal's fields of the root state the owner is about to
-// store: its head and its spares.
+// store: its head, its durable sequence number and its spares.
 func (w *Writer) Fill(st *page.State) {
-	st.JournalHead, st.JournalSeq = w.head, w.headSeq
+	st.JournalHead, st.JournalSeq, st.JournalDurable = w.head, w.headSeq, w.durableSeq
 	clear(st.JournalSpare[:])
 	st.JournalSpareCount = copy(st.JournalSpare[:], w.spares)
 }
@@ -176,6 +196,7 @@ func (w *Writer) Flush() error {
 		}
 	}
 	w.unsynced = w.unsynced[:0]
+	w.durableSeq = w.seq
 	return nil
 }
 
@@ -197,7 +218,8 @@ func (w *Writer) Write() error {
 		p := make([]byte, pageHead, pageHead+n)
 		binary.LittleEndian.PutUint64(p, uint64(after))
 		binary.LittleEndian.PutUint64(p[8:], w.lsn)
-		binary.LittleEndian.PutUint32(p[16:], first)
+		binary.LittleEndian.PutUint64(p[16:], w.durableSeq)
+		binary.LittleEndian.PutUint32(p[24:], first)
 		p = append(p, w.buf[off:off+n]...)
 		if w.pageBuf == nil {
 			w.pageBuf = make([]byte, 1<<PageExp)
@@ -299,7 +321,8 @@ type Tail struct {
 	// its LSN, where a resumed writer goes on.
 	Cut bool
 
-	pages []written
+	pages      []written
+	durableSeq uint64 // the highest durable sequence number the pages read carry
 }
 
 // Owned returns the journal's pages Read found: those read, and reserved,
@@ -345,8 +368,10 @@ func firstEntry(partial []byte, n int) (uint32, bool) {
 // during the call. It stops at the first page that is not the valid
 // successor of the one before (unwritten, torn, stale, corrupt) and
 // returns where; an error is fn's, or a *page.CorruptError for a page
-// that passes its checksum but breaks the journal's own rules. Memory is
-// one entry and a few words per page read: the pages from the head, which
+// that passes its checksum but breaks the journal's own rules, or for the
+// page it stopped at when that page was durable: the root state, or a
+// page read or among the root state's spares, says so. Memory is one
+// entry and a few words per page read: the pages from the head, which
 // trimming keeps to those of transactions not yet cleaned.
 func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error) (Tail, error) {
 	t := Tail{Next: st.JournalHead, NextSeq: st.JournalSeq}
@@ -370,7 +395,8 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		}
 		after := int64(binary.LittleEndian.Uint64(p))
 		lsn := binary.LittleEndian.Uint64(p[8:])
-		first := binary.LittleEndian.Uint32(p[16:])
+		t.durableSeq = max(t.durableSeq, binary.LittleEndian.Uint64(p[16:]))
+		first := binary.LittleEndian.Uint32(p[24:])
 		data := p[pageHead:]
 		switch {
 		case !started:
@@ -436,5 +462,38 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 	if len(partial) > 0 {
 		t.Cut, t.EndLSN = true, partLSN
 	}
+	if err := lost(s, st, t); err != nil {
+		return t, err
+	}
 	return t, nil
+}
+
+// lost returns a *page.CorruptError if the page a read stopped at was
+// durable: the root state, a page read or one of the root state's spares
+// says every page before a higher sequence number was. The spares are
+// where the pages after it went, the ones a lost page's link no longer
+// leads to. With nothing after it to testify, losing the last pages
+// flushed looks like a crash before their barrier, and is taken for one.
+func lost(s mmapfile.Storage, st page.State, t Tail) error {
+	witness, claim := "the root state", st.JournalDurable
+	if t.durableSeq > claim {
+		witness, claim = "a journal page read before it", t.durableSeq
+	}
+	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
+		h, p, err := page.Read(s, sp)
+		if err != nil || h.Type != page.TypeJournal || h.Exp != PageExp || len(p) < pageHead {
+			continue
+		}
+		if d := binary.LittleEndian.Uint64(p[16:]); d > claim {
+			witness, claim = fmt.Sprintf("journal page %d of sequence %d", sp, h.Seq), d
+		}
+	}
+	if claim <= t.NextSeq {
+		return nil
+	}
+	why := t.Stopped.Error()
+	if ce := (*page.CorruptError)(nil); errors.As(t.Stopped, &ce) {
+		why = ce.Reason
+	}
+	return &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page of sequence %d is lost (%s), yet %s says every page before sequence %d was durable", t.NextSeq, why, witness, claim)}
 }

@@ -271,7 +271,8 @@ func TestTrimFreesPages(t *testing.T) {
 // and every failure a *page.CorruptError.
 func FuzzRead(f *testing.F) {
 	f.Add(int64(0), []byte{1})
-	f.Add(int64(page.HeaderSize+20), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Add(int64(page.HeaderSize+24), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Add(int64(page.HeaderSize+16), []byte{0xff, 0xff})
 	f.Add(int64(page.HeaderSize+8), []byte{9, 9})
 	f.Fuzz(func(t *testing.T, off int64, patch []byte) {
 		fx := newFixture(t)
@@ -306,4 +307,55 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("not a *page.CorruptError: %v", err)
 		}
 	})
+}
+
+// syncLog records the ranges SyncRange was called with.
+type syncLog struct {
+	*mmapfile.Memory
+	synced []int64
+}
+
+func (s *syncLog) SyncRange(off, n int64) error {
+	s.synced = append(s.synced, off)
+	return s.Memory.SyncRange(off, n)
+}
+
+// TestResumeSyncsWhatItRead: pages a process wrote and died before
+// flushing are in the prefix a resumed writer reads, but never met a
+// barrier. The resumed writer's first Flush makes them durable before a
+// page of its own says every page before it is.
+func TestResumeSyncsWhatItRead(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
+	must(t, err)
+	must(t, f.w.Flush())
+	for range 2 {
+		_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{3}, 900)})
+		must(t, err)
+	}
+	must(t, f.w.Write()) // and the process dies
+	st, err := page.Load(f.s)
+	must(t, err)
+	got, tail := readAll(t, f.s)
+	if len(got) != 3 {
+		t.Fatalf("read %d entries, want the 3 written", len(got))
+	}
+	rec := &syncLog{Memory: f.s}
+	w, err := journal.Open(rec, page.NewAllocator(rec, st), st, tail, nil)
+	must(t, err)
+	if len(rec.synced) != 0 {
+		t.Fatalf("Open synced %v: opening writes nothing", rec.synced)
+	}
+	_, err = w.Append(journal.Entry{Kind: journal.KindCommit, Tx: 1})
+	must(t, err)
+	must(t, w.Flush())
+	var unflushed []int64
+	for _, r := range tail.Owned(st).Reachable[1:] { // the pages Write wrote
+		if !slices.Contains(rec.synced, r.Addr) {
+			unflushed = append(unflushed, r.Addr)
+		}
+	}
+	if len(unflushed) > 0 || len(tail.Owned(st).Reachable) < 3 {
+		t.Fatalf("the resumed writer's flush synced %v; pages read and never flushed: %v", rec.synced, unflushed)
+	}
 }

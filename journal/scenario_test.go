@@ -167,6 +167,9 @@ func (sc *scenario) run(t *testing.T, cmd string) []string {
 		return []string{fmt.Sprintf("lsn %d", lsn)}
 	case "flush":
 		return errText(sc.w.Flush())
+	case "write":
+		// write: the pages Flush would write, without its barrier.
+		return errText(sc.w.Write())
 	case "commit":
 		err := sc.a.Commit(sc.w.Fill)
 		if err == nil {

@@ -19,7 +19,7 @@ const (
 	FirstPage = 4 * slotBytes
 	// FormatVersion is the version of the file format this build writes;
 	// it reads this version only.
-	FormatVersion = 1
+	FormatVersion = 2
 )
 
 // slotAddr is where the copy of generation gen lives: even generations in
@@ -69,6 +69,10 @@ type State struct {
 	// JournalSeq the sequence number of that page.
 	JournalHead int64
 	JournalSeq  uint64
+	// JournalDurable is a sequence number every journal page before
+	// which was durable when this state was filled: a journal that ends
+	// before it lost a page to the media.
+	JournalDurable uint64
 	// JournalSpare holds pages allocated to the journal and not yet
 	// written, durably its own before a journal page links to them.
 	JournalSpare      [MaxJournalSpare]int64
@@ -94,7 +98,7 @@ func (r Ref) Pack() int64 { return r.Addr | int64(r.Exp) }
 // Unpack returns the Ref that Pack made e from.
 func Unpack(e int64) Ref { return Ref{Addr: e &^ (MinBytes - 1), Exp: uint8(e & (MinBytes - 1))} }
 
-const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8
+const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8 + 8
 
 func (st *State) encode() []byte {
 	b := make([]byte, 0, stateBytes)
@@ -117,6 +121,7 @@ func (st *State) encode() []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e))
 	}
 	b = binary.LittleEndian.AppendUint64(b, st.Checkpoint)
+	b = binary.LittleEndian.AppendUint64(b, st.JournalDurable)
 	return b
 }
 
@@ -152,6 +157,7 @@ func decodeState(addr int64, p []byte) (State, error) {
 		st.JournalSpare[i] = int64(u())
 	}
 	st.Checkpoint = u()
+	st.JournalDurable = u()
 	if st.End < FirstPage || st.End%MinBytes != 0 {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}
