@@ -56,7 +56,8 @@ type Writer struct {
 	buf     []byte    // entries appended and not flushed
 	starts  []int     // offsets in buf where entries start
 	pageBuf []byte
-	// unsynced holds the pages Write wrote that no barrier covers yet.
+	// unsynced holds the pages Write wrote, or Open read, that no
+	// barrier is known to cover.
 	unsynced []int64
 }
 
@@ -103,8 +104,9 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 	w.setCommit(commit)
 	// What the read found durable stays so. The pages read past it may
 	// never have met a barrier (a process that dies leaves its writes to
-	// the kernel): they are made durable by the first Flush, before any
-	// page says they are.
+	// the kernel): the first Flush syncs them, before any page says they
+	// are durable. It does not write them again: a page that is durable
+	// already would be at risk from a write torn by a power loss.
 	w.durableSeq = max(st.JournalDurable, t.durableSeq, st.JournalSeq)
 	for _, p := range t.pages {
 		if p.seq >= w.durableSeq {
@@ -370,7 +372,7 @@ func firstEntry(partial []byte, n int) (uint32, bool) {
 // returns where; an error is fn's, or a *page.CorruptError for a page
 // that passes its checksum but breaks the journal's own rules, or for the
 // page it stopped at when that page was durable: the root state, or a
-// page read or among the root state's spares, says so. Memory is one
+// page among the root state's spares, says so. Memory is one
 // entry and a few words per page read: the pages from the head, which
 // trimming keeps to those of transactions not yet cleaned.
 func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error) (Tail, error) {
@@ -461,6 +463,14 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 	t.EndLSN = expected
 	if len(partial) > 0 {
 		t.Cut, t.EndLSN = true, partLSN
+		// A resumed writer writes the stream again from the cut entry:
+		// the bytes past it, in the pages read, are no longer the
+		// journal's, and a page holding only such bytes holds nothing a
+		// trim past the cut must keep.
+		for i := range t.pages {
+			p := &t.pages[i]
+			p.lsn, p.end = min(p.lsn, partLSN), min(p.end, partLSN)
+		}
 	}
 	if err := lost(s, st, t); err != nil {
 		return t, err
@@ -469,16 +479,15 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 }
 
 // lost returns a *page.CorruptError if the page a read stopped at was
-// durable: the root state, a page read or one of the root state's spares
-// says every page before a higher sequence number was. The spares are
-// where the pages after it went, the ones a lost page's link no longer
-// leads to. With nothing after it to testify, losing the last pages
-// flushed looks like a crash before their barrier, and is taken for one.
+// durable: the root state or one of its spares says every page before a
+// higher sequence number was. The spares are where the pages after it
+// went, the ones a lost page's link no longer leads to. (A page read
+// cannot testify: it comes before the stop, and no page vouches for
+// itself or a later one.) With nothing after it to testify, losing the
+// last pages flushed looks like a crash before their barrier, and is
+// taken for one.
 func lost(s mmapfile.Storage, st page.State, t Tail) error {
 	witness, claim := "the root state", st.JournalDurable
-	if t.durableSeq > claim {
-		witness, claim = "a journal page read before it", t.durableSeq
-	}
 	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
 		h, p, err := page.Read(s, sp)
 		if err != nil || h.Type != page.TypeJournal || h.Exp != PageExp || len(p) < pageHead {

@@ -309,10 +309,15 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
-// syncLog records the ranges SyncRange was called with.
+// syncLog records where WriteAt and SyncRange were called.
 type syncLog struct {
 	*mmapfile.Memory
-	synced []int64
+	written, synced []int64
+}
+
+func (s *syncLog) WriteAt(p []byte, off int64) error {
+	s.written = append(s.written, off)
+	return s.Memory.WriteAt(p, off)
 }
 
 func (s *syncLog) SyncRange(off, n int64) error {
@@ -322,8 +327,8 @@ func (s *syncLog) SyncRange(off, n int64) error {
 
 // TestResumeSyncsWhatItRead: pages a process wrote and died before
 // flushing are in the prefix a resumed writer reads, but never met a
-// barrier. The resumed writer's first Flush makes them durable before a
-// page of its own says every page before it is.
+// barrier. The resumed writer's first Flush syncs them, and does not write
+// them again, before a page of its own says every page before it is.
 func TestResumeSyncsWhatItRead(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
@@ -343,19 +348,63 @@ func TestResumeSyncsWhatItRead(t *testing.T) {
 	rec := &syncLog{Memory: f.s}
 	w, err := journal.Open(rec, page.NewAllocator(rec, st), st, tail, nil)
 	must(t, err)
-	if len(rec.synced) != 0 {
-		t.Fatalf("Open synced %v: opening writes nothing", rec.synced)
+	if len(rec.synced)+len(rec.written) != 0 {
+		t.Fatalf("Open wrote %v and synced %v: opening writes nothing", rec.written, rec.synced)
 	}
 	_, err = w.Append(journal.Entry{Kind: journal.KindCommit, Tx: 1})
 	must(t, err)
 	must(t, w.Flush())
 	var unflushed []int64
 	for _, r := range tail.Owned(st).Reachable[1:] { // the pages Write wrote
-		if !slices.Contains(rec.synced, r.Addr) {
+		if slices.Contains(rec.written, r.Addr) || !slices.Contains(rec.synced, r.Addr) {
 			unflushed = append(unflushed, r.Addr)
 		}
 	}
 	if len(unflushed) > 0 || len(tail.Owned(st).Reachable) < 3 {
-		t.Fatalf("the resumed writer's flush synced %v; pages read and never flushed: %v", rec.synced, unflushed)
+		t.Fatalf("the resumed writer's flush wrote %v and synced %v; pages read and never flushed, rewritten or not synced: %v", rec.written, rec.synced, unflushed)
+	}
+}
+
+// TestTrimAfterResumingACutEntry: a resumed writer overwrites the stream
+// from the entry a crash cut, so the pages that held only that entry's
+// bytes hold nothing of the journal any more; a trim past the cut frees
+// them with the rest, and the head never lands on a page that starts no
+// entry.
+func TestTrimAfterResumingACutEntry(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
+	must(t, err)
+	must(t, f.w.Flush())
+	_, err = f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 3000)}) // four pages
+	must(t, err)
+	must(t, f.w.Write())
+	// The power goes: the last of the four pages never lands.
+	last := lastPage(t, f.s)
+	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp), last))
+	got, tail := readAll(t, f.s)
+	if len(got) != 1 || !tail.Cut {
+		t.Fatalf("read %d entries, cut %v: want the first entry, then a cut one", len(got), tail.Cut)
+	}
+	st, err := page.Load(f.s)
+	must(t, err)
+	a := page.NewAllocator(f.s, st)
+	w, err := journal.Open(f.s, a, st, tail, nil)
+	must(t, err)
+	_, err = w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 2, Data: bytes.Repeat([]byte{6}, 1000)})
+	must(t, err)
+	next := journal.Entry{Kind: journal.KindCommit, Tx: 2}
+	lsn, err := w.Append(next)
+	must(t, err)
+	must(t, w.Flush())
+	must(t, w.Trim(lsn)) // as a checkpoint does, up to the commit
+	must(t, a.Commit(w.Fill))
+	w.Committed()
+	got, tail = readAll(t, f.s)
+	if len(got) != 1 || got[0].lsn != lsn || got[0].e.Kind != next.Kind {
+		t.Fatalf("after trimming to the resumed commit read %d entries", len(got))
+	}
+	st, _ = page.Load(f.s)
+	if errs := page.Check(f.s, st, tail.Owned(st)); len(errs) > 0 {
+		t.Fatal(errs)
 	}
 }
