@@ -55,6 +55,8 @@ type Allocator struct {
 	owners   map[uint64][]Ref // freed by an owner that has not released them
 	buf      []byte
 	err      error // the first barrier failure: the allocator is done
+	// settled says the state the allocator was made with is durable.
+	settled bool
 }
 
 // Ref names a page: its address and size exponent.
@@ -75,8 +77,14 @@ func (r Ref) Within(end int64) bool {
 
 // NewAllocator returns the allocator of a file whose root state, just
 // loaded or formatted, is st.
+//
+// A state loaded may not be durable: a process that died between a
+// Store's write and its barrier leaves it readable, and the state before
+// it, which a power loss brings back, still reads pages it freed. So the
+// first Allocate makes st durable before it hands out a page. The first
+// generation, which frees nothing, needs no such barrier.
 func NewAllocator(s mmapfile.Storage, st State) *Allocator {
-	return &Allocator{s: s, st: st, isFree: map[int64]bool{}, owners: map[uint64][]Ref{}}
+	return &Allocator{s: s, st: st, isFree: map[int64]bool{}, owners: map[uint64][]Ref{}, settled: st.Gen <= 1}
 }
 
 // State returns the allocator's state now, with what it handed out and
@@ -89,6 +97,13 @@ func (a *Allocator) State() State { return a.st }
 func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 	if a.err != nil {
 		return Ref{}, a.err
+	}
+	if !a.settled {
+		// Both root slots share the first OS page: one barrier.
+		if err := a.s.SyncRange(RootAddr, FirstPage); err != nil {
+			return Ref{}, a.fail(err)
+		}
+		a.settled = true
 	}
 	if exp < MinExp || exp > MaxExp {
 		return Ref{}, fmt.Errorf("page: allocate: size exponent %d outside [%d, %d]", exp, MinExp, MaxExp)
@@ -353,7 +368,7 @@ func (a *Allocator) durableLimboAt(end int64) int {
 }
 
 func (a *Allocator) fail(err error) error {
-	a.err = fmt.Errorf("%w by a failed commit: %w", ErrAllocatorDone, err)
+	a.err = fmt.Errorf("%w by a failed barrier: %w", ErrAllocatorDone, err)
 	return err
 }
 
@@ -388,5 +403,6 @@ func (a *Allocator) writeChunks(gen uint64, exp uint8, rs, chunks []Ref) error {
 	return nil
 }
 
-// ErrAllocatorDone is wrapped by every call after a failed Commit.
+// ErrAllocatorDone is wrapped by every call after a failed barrier (in
+// Commit, or the first Allocate settling a loaded state).
 var ErrAllocatorDone = errors.New("page: allocator stopped")
