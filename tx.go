@@ -595,7 +595,12 @@ func (tx *Tx) Commit() error {
 	defer tx.db.locks.release(locks)
 	defer tx.finish()
 	if len(ops) == 0 {
-		return nil
+		if tx.bg {
+			return nil
+		}
+		// Nothing to journal, but a commit that returns says every
+		// commit before it is durable, background ones included.
+		return tx.db.Sync()
 	}
 	return tx.db.submit(&commitReq{kind: reqCommit, ops: ops, id: tx.id, background: tx.bg})
 }
