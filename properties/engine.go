@@ -228,15 +228,24 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			if err := w.underSnapshot(db, m, ch, round); err != nil {
 				return err
 			}
-		case 8: // the process closes the file and opens it again
+		case 8: // the process closes the file, or dies, and opens it again
 			d, ok := s.(reopener)
 			if !ok {
 				continue
 			}
-			if err := db.Close(); err != nil {
-				return err
+			if ch.Choose("kill", 2) == 1 {
+				// Killed: the handle goes without a checkpoint or a
+				// barrier, and what it wrote stays in the kernel, not
+				// yet durable, for the next process to read.
+				if err := s.Close(); err != nil {
+					return err
+				}
+			} else {
+				if err := db.Close(); err != nil {
+					return err
+				}
+				w.acked = len(w.events)
 			}
-			w.acked = len(w.events)
 			if err := d.Reopen(); err != nil {
 				return err
 			}
