@@ -340,8 +340,9 @@ func (c *captureTB) Failed() bool { return c.failed }
 // A schedule the random strategy found is first replayed as recorded,
 // crash and image: its image (a misdirected write, a bit flip) is one no
 // exhaustive strategy need try. Its run decisions may go on past the
-// crash, for the exhaustive runs; its image decisions must still fit,
-// or Regress says the schedule is to be found again.
+// crash, for the exhaustive runs. Its image decisions name the writes
+// before the crash, so this part does not outlive a change to them: then
+// Regress fails and says so, rather than pass without the replay.
 func Regress(s *Schedule, w Workload) (*Schedule, error) {
 	if s.Workload != w.Name {
 		return nil, fmt.Errorf("sim: the schedule is for workload %q, not %q", s.Workload, w.Name)
@@ -349,7 +350,7 @@ func Regress(s *Schedule, w Workload) (*Schedule, error) {
 	if s.Strategy == Random.String() {
 		res, err := replay(s, w, false)
 		if err != nil {
-			return nil, fmt.Errorf("sim: the schedule's own crash no longer fits workload %s (find it again with sim -strategy random and commit the new schedule): %w", w.Name, err)
+			return nil, fmt.Errorf("sim: the crash and image this random-strategy schedule recorded no longer fit workload %s, whose writes before the crash changed; cover its fault with a test that does not depend on them, or record it again on the code before its fix: %w", w.Name, err)
 		}
 		if res.Failure != "" {
 			f := *s
