@@ -350,7 +350,7 @@ func Regress(s *Schedule, w Workload) (*Schedule, error) {
 	if s.Strategy == Random.String() {
 		res, err := replay(s, w, false)
 		if err != nil {
-			return nil, fmt.Errorf("sim: the crash and image this random-strategy schedule recorded no longer fit workload %s, whose writes before the crash changed; cover its fault with a test that does not depend on them, or record it again on the code before its fix: %w", w.Name, err)
+			return nil, fmt.Errorf("sim: the crash and image this random-strategy schedule recorded no longer fit workload %s (its writes before the crash, or the disk model, changed); cover its fault with a test that does not depend on them, or record it again on the code before its fix: %w", w.Name, err)
 		}
 		if res.Failure != "" {
 			f := *s

@@ -265,6 +265,20 @@ func TestMediaFaults(t *testing.T) {
 	if mis[0] != 7 || mis[2*page] != 0 {
 		t.Fatalf("misdirected write: page 0 starts %d (want 7), page 2 starts %d (want 0)", mis[0], mis[2*page])
 	}
+	// Only a page with unsynced writes is written back, so only its
+	// content can go astray: page 2 is the one, whatever the index asked.
+	if mis1 := image(t, d, script(map[string]int{"misdirect": 1, "misdirectFrom": 1, "misdirectTo": 0})).Data; !bytes.Equal(mis1, mis) {
+		t.Fatal("a misdirected write took its content from a page with no unsynced write")
+	}
+	// One fault per crash: with a bit flipped, no write goes astray.
+	both := image(t, d, script(map[string]int{"bitFlip": 1, "flipBit": 8*page + 3, "misdirect": 1, "misdirectFrom": 2, "misdirectTo": 0})).Data
+	if diff := bitsDiffer(clean, both); diff != 1 {
+		t.Fatalf("a bit flip and a misdirected write asked: %d bits changed, want the one flipped", diff)
+	}
+	must(t, d.Sync())
+	if none := image(t, d, script(map[string]int{"misdirect": 1, "misdirectFrom": 2, "misdirectTo": 0})).Data; !bytes.Equal(none, d.Bytes(0, len(none))) {
+		t.Fatal("a misdirected write with nothing unsynced")
+	}
 }
 
 func bitsDiffer(a, b []byte) int {
