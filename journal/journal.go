@@ -478,7 +478,9 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 	return t, nil
 }
 
-// lost returns a *page.CorruptError if the page a read stopped at was
+// lost returns a *page.CorruptError if the OS page holding the page a
+// read stopped at was overwritten by a misdirected write (see
+// page.Misplaced), or if that page was
 // durable: the root state or one of its spares says every page before a
 // higher sequence number was. The spares are where the pages after it
 // went, the ones a lost page's link no longer leads to. (A page read
@@ -487,6 +489,14 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 // last pages flushed looks like a crash before their barrier, and is
 // taken for one.
 func lost(s mmapfile.Storage, st page.State, t Tail) error {
+	// A misdirected write replaces a whole OS page: a page there that
+	// belongs elsewhere shows it, even where the page the read stopped
+	// at reads as unwritten.
+	for base, a := t.Next&^(mmapfile.PageBytes-1), int64(0); a < mmapfile.PageBytes; a += page.MinBytes {
+		if own, ok := page.Misplaced(s, base+a); ok {
+			return &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page of sequence %d is lost: a misdirected write put the page that belongs at %d at %d", t.NextSeq, own, base+a)}
+		}
+	}
 	witness, claim := "the root state", st.JournalDurable
 	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
 		h, p, err := page.Read(s, sp)

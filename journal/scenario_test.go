@@ -256,6 +256,12 @@ func (sc *scenario) run(t *testing.T, cmd string) []string {
 		must(t, err)
 		must(t, sc.s.WriteAt(make([]byte, int64(h.Bytes())-from), addr+from))
 		return []string{"ok"}
+	case "misdirect":
+		// misdirect FROM TO: the OS page at FROM written raw at TO, as a
+		// misdirected write leaves it.
+		from, to := num(1), num(2)
+		must(t, sc.s.WriteAt(bytes.Clone(sc.s.Bytes(from, mmapfile.PageBytes)), to))
+		return []string{"ok"}
 	case "copy-page":
 		// copy-page FROM TO: the page at FROM written whole at TO,
 		// re-addressed: a stale page where another belongs.

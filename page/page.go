@@ -186,6 +186,32 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	return h, buf[HeaderSize : HeaderSize+h.Used], nil
 }
 
+// Misplaced reports whether the bytes at addr are a page passing every
+// check of Decode that says it belongs at another address, and where:
+// what a misdirected write leaves. A crash never does. A torn write fails
+// the checksum and old content says addr, since every page written at
+// addr says addr; only payload bytes of a larger page that once covered
+// addr could forge one, by holding a whole valid page with its checksum.
+func Misplaced(s mmapfile.Storage, addr int64) (int64, bool) {
+	size := s.Size()
+	if addr < 0 || addr%MinBytes != 0 || addr > size-HeaderSize {
+		return 0, false
+	}
+	exp := s.Bytes(addr+expOff, 1)[0]
+	if exp < MinExp || exp > MaxExp || addr > size-int64(1)<<exp {
+		return 0, false
+	}
+	buf := s.Bytes(addr, 1<<exp)
+	own := int64(binary.LittleEndian.Uint64(buf[addrOff:]))
+	if own == addr {
+		return 0, false
+	}
+	if _, _, err := Decode(buf, own); err != nil {
+		return 0, false
+	}
+	return own, true
+}
+
 // Read reads and checks the page at addr of s. The payload is borrowed:
 // a view of s, valid until s is closed and changed by later writes.
 func Read(s mmapfile.Storage, addr int64) (Header, []byte, error) {

@@ -161,3 +161,25 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestMisplaced(t *testing.T) {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	must(t, s.Grow(4*page.MinBytes))
+	buf := make([]byte, page.MinBytes)
+	must(t, page.Write(s, buf, page.Header{Exp: page.MinExp, Type: page.TypeData, Addr: 0}, []byte("here")))
+	if _, ok := page.Misplaced(s, 0); ok {
+		t.Fatal("a page at its own address reads as misplaced")
+	}
+	if _, ok := page.Misplaced(s, page.MinBytes); ok {
+		t.Fatal("zeros read as a misplaced page")
+	}
+	must(t, s.WriteAt(bytes.Clone(s.Bytes(0, page.MinBytes)), 2*page.MinBytes))
+	if own, ok := page.Misplaced(s, 2*page.MinBytes); !ok || own != 0 {
+		t.Fatalf("a copy of page 0 at %d: Misplaced says %d, %v", 2*page.MinBytes, own, ok)
+	}
+	must(t, s.WriteAt([]byte{1}, 2*page.MinBytes+page.HeaderSize+1)) // and now torn
+	if _, ok := page.Misplaced(s, 2*page.MinBytes); ok {
+		t.Fatal("a copy that fails its checksum reads as misplaced")
+	}
+}
