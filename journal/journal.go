@@ -11,8 +11,12 @@ import (
 	"github.com/gopersy/persy/page"
 )
 
-// PageExp is the size exponent of journal pages.
-const PageExp = 10
+// PageExp is the size exponent of journal pages: 4 KiB, one OS page.
+// A flush rounds to OS pages anyway (SyncRange writes whole OS pages), so
+// smaller pages would save no I/O; and with one journal page per OS page,
+// a media fault (a misdirected write replaces a whole OS page) erases at
+// most one journal page, never the pages after it that vouch for it.
+const PageExp = 12
 
 // A journal page's payload: the address of the page after it, the LSN of
 // its first stream byte, the durable sequence number (every journal page

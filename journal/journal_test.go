@@ -168,7 +168,7 @@ func lastPage(t fataler, s mmapfile.Storage) int64 {
 func TestTornTailAndResume(t *testing.T) {
 	f := newFixture(t)
 	small := journal.Entry{Kind: journal.KindStart, Tx: 1}
-	big := journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{7}, 2500)}
+	big := journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{7}, 10000)}
 	lsn0, _ := f.w.Append(small)
 	must(t, f.w.Flush())
 	_, _ = f.w.Append(big) // spans three pages
@@ -335,7 +335,7 @@ func TestResumeSyncsWhatItRead(t *testing.T) {
 	must(t, err)
 	must(t, f.w.Flush())
 	for range 2 {
-		_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{3}, 900)})
+		_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{3}, 3800)})
 		must(t, err)
 	}
 	must(t, f.w.Write()) // and the process dies
@@ -375,7 +375,7 @@ func TestTrimAfterResumingACutEntry(t *testing.T) {
 	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
 	must(t, err)
 	must(t, f.w.Flush())
-	_, err = f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 3000)}) // four pages
+	_, err = f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 12000)}) // four pages
 	must(t, err)
 	must(t, f.w.Write())
 	// The power goes: the last of the four pages never lands.
@@ -390,7 +390,7 @@ func TestTrimAfterResumingACutEntry(t *testing.T) {
 	a := page.NewAllocator(f.s, st)
 	w, err := journal.Open(f.s, a, st, tail, nil)
 	must(t, err)
-	_, err = w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 2, Data: bytes.Repeat([]byte{6}, 1000)})
+	_, err = w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 2, Data: bytes.Repeat([]byte{6}, 5000)})
 	must(t, err)
 	next := journal.Entry{Kind: journal.KindCommit, Tx: 2}
 	lsn, err := w.Append(next)
@@ -406,5 +406,39 @@ func TestTrimAfterResumingACutEntry(t *testing.T) {
 	st, _ = page.Load(f.s)
 	if errs := page.Check(f.s, st, tail.Owned(st)); len(errs) > 0 {
 		t.Fatal(errs)
+	}
+}
+
+// TestOpenWritesNothingOverOldSpares: pages of a journal trimmed long ago
+// come back as spares still holding their old journal pages. No read can
+// take those for new pages (their sequence numbers are behind), so opening
+// a file flushed and committed cleanly writes nothing.
+func TestOpenWritesNothingOverOldSpares(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3*page.MaxJournalSpare + 4 { // ending past a refill
+		_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), Data: bytes.Repeat([]byte{byte(i)}, 100)})
+		must(t, err)
+		must(t, f.w.Flush())
+		must(t, f.w.Trim(f.w.End()))
+		f.commit(t)
+	}
+	st, err := page.Load(f.s)
+	must(t, err)
+	_, tail := readAll(t, f.s)
+	old := 0
+	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
+		if h, _, err := page.Read(f.s, sp); err == nil && h.Type == page.TypeJournal && h.Seq < tail.NextSeq {
+			old++
+		}
+	}
+	if old == 0 {
+		t.Fatal("no spare holds an old journal page: the test did not run")
+	}
+	rec := &syncLog{Memory: f.s}
+	if _, err := journal.Open(rec, page.NewAllocator(rec, st), st, tail, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.written)+len(rec.synced) > 0 {
+		t.Fatalf("opening a clean journal wrote %v and synced %v over %d spares holding old journal pages", rec.written, rec.synced, old)
 	}
 }

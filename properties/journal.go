@@ -90,7 +90,7 @@ func (w *journalWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			i := len(w.log)
 			e := journal.Entry{Kind: journal.KindStart, Tx: uint64(i)}
 			if n := ch.Choose("size", 4); n > 0 {
-				e = journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), A: uint64(n), Data: entryData(i, []int{0, 10, 700, 2500}[n])}
+				e = journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i), A: uint64(n), Data: entryData(i, []int{0, 10, 2800, 10000}[n])}
 			}
 			lsn, err := jw.Append(e)
 			if err != nil {
@@ -187,7 +187,7 @@ func (w *journalWorkload) check(rb sim.Reboot) error {
 	if err != nil {
 		return err
 	}
-	next := journal.Entry{Kind: journal.KindUpdate, Tx: 1 << 40, Data: entryData(1<<20, 1500)}
+	next := journal.Entry{Kind: journal.KindUpdate, Tx: 1 << 40, Data: entryData(1<<20, 6000)}
 	if _, err := jw.Append(next); err != nil {
 		return err
 	}
