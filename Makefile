@@ -12,7 +12,7 @@ BENCHFLAGS  ?= -benchtime 1s -count 1
 .PHONY: test lint fmt-check vet staticcheck sim bench fuzz
 
 test: lint
-	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -race -count=1 ./...
+	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -race -count=1 -timeout 18m ./...
 
 lint: fmt-check vet staticcheck
 
