@@ -29,8 +29,10 @@ const PageExp = 12
 // state, says was durable has met a lost write, not the end of the
 // journal, and reports it rather than return a shorter journal.
 const (
-	pageHead = 8 + 8 + 8 + 4
-	noEntry  = ^uint32(0)
+	pageHead   = 8 + 8 + 8 + 4
+	durableOff = 16 // where the durable sequence number is in the payload
+	firstOff   = 24 // where the first entry's offset is
+	noEntry    = ^uint32(0)
 	// streamBytes is the stream a page carries.
 	streamBytes = 1<<PageExp - page.HeaderSize - pageHead
 )
@@ -224,8 +226,8 @@ func (w *Writer) Write() error {
 		p := make([]byte, pageHead, pageHead+n)
 		binary.LittleEndian.PutUint64(p, uint64(after))
 		binary.LittleEndian.PutUint64(p[8:], w.lsn)
-		binary.LittleEndian.PutUint64(p[16:], w.durableSeq)
-		binary.LittleEndian.PutUint32(p[24:], first)
+		binary.LittleEndian.PutUint64(p[durableOff:], w.durableSeq)
+		binary.LittleEndian.PutUint32(p[firstOff:], first)
 		p = append(p, w.buf[off:off+n]...)
 		if w.pageBuf == nil {
 			w.pageBuf = make([]byte, 1<<PageExp)
@@ -401,8 +403,8 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		}
 		after := int64(binary.LittleEndian.Uint64(p))
 		lsn := binary.LittleEndian.Uint64(p[8:])
-		t.durableSeq = max(t.durableSeq, binary.LittleEndian.Uint64(p[16:]))
-		first := binary.LittleEndian.Uint32(p[24:])
+		t.durableSeq = max(t.durableSeq, binary.LittleEndian.Uint64(p[durableOff:]))
+		first := binary.LittleEndian.Uint32(p[firstOff:])
 		data := p[pageHead:]
 		switch {
 		case !started:
@@ -507,7 +509,7 @@ func lost(s mmapfile.Storage, st page.State, t Tail) error {
 		if err != nil || h.Type != page.TypeJournal || h.Exp != PageExp || len(p) < pageHead {
 			continue
 		}
-		if d := binary.LittleEndian.Uint64(p[16:]); d > claim {
+		if d := binary.LittleEndian.Uint64(p[durableOff:]); d > claim {
 			witness, claim = fmt.Sprintf("journal page %d of sequence %d", sp, h.Seq), d
 		}
 	}

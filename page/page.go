@@ -193,23 +193,14 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 // addr says addr; only payload bytes of a larger page that once covered
 // addr could forge one, by holding a whole valid page with its checksum.
 func Misplaced(s mmapfile.Storage, addr int64) (int64, bool) {
-	size := s.Size()
-	if addr < 0 || addr%MinBytes != 0 || addr > size-HeaderSize {
+	h, _, err := Read(s, addr)
+	if err == nil || h.Exp == 0 || h.Addr == addr { // valid, no page there, or its own
 		return 0, false
 	}
-	exp := s.Bytes(addr+expOff, 1)[0]
-	if exp < MinExp || exp > MaxExp || addr > size-int64(1)<<exp {
+	if _, _, err := Decode(s.Bytes(addr, h.Bytes()), h.Addr); err != nil {
 		return 0, false
 	}
-	buf := s.Bytes(addr, 1<<exp)
-	own := int64(binary.LittleEndian.Uint64(buf[addrOff:]))
-	if own == addr {
-		return 0, false
-	}
-	if _, _, err := Decode(buf, own); err != nil {
-		return 0, false
-	}
-	return own, true
+	return h.Addr, true
 }
 
 // Read reads and checks the page at addr of s. The payload is borrowed:

@@ -323,7 +323,6 @@ func (w *engineWorkload) underSnapshot(db *persy.DB, m model, ch diskmodel.Choos
 	return nil
 }
 
-// begin journals an event that may be durable from now on.
 // ack records that every event so far is durable.
 func (w *engineWorkload) ack() {
 	if len(w.events) > w.acked {
@@ -331,6 +330,7 @@ func (w *engineWorkload) ack() {
 	}
 }
 
+// begin journals an event that may be durable from now on.
 func (w *engineWorkload) begin(k eventKind, tx int) {
 	w.events = append(w.events, event{k, tx})
 	w.started = len(w.events)
