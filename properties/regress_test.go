@@ -21,6 +21,7 @@ func TestRegressions(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel() // Regress replays without rapid: schedules run side by side
 			s, err := sim.ReadSchedule(f)
 			if err != nil {
 				t.Fatal(err)
