@@ -14,9 +14,10 @@ import (
 // let them, and the journal, be reused. A Snapshot is safe for concurrent
 // use.
 type Snapshot struct {
-	db  *DB
-	v   *version
-	pin *snapPin
+	db      *DB
+	v       *version
+	pin     *snapPin
+	cleanup runtime.Cleanup
 }
 
 type snapPin struct {
@@ -46,7 +47,7 @@ func (db *DB) Snapshot() (*Snapshot, error) {
 	s := &Snapshot{db: db, v: v, pin: p}
 	// A safety net only: a snapshot garbage collected without Close
 	// would keep its pages from reuse for ever.
-	runtime.AddCleanup(s, func(p *snapPin) {
+	s.cleanup = runtime.AddCleanup(s, func(p *snapPin) {
 		if p.release() {
 			log.Printf("persy: a snapshot was garbage collected without Close")
 		}
@@ -57,6 +58,9 @@ func (db *DB) Snapshot() (*Snapshot, error) {
 // Close releases the snapshot. Closing twice is harmless.
 func (s *Snapshot) Close() error {
 	s.pin.release()
+	// A queued cleanup holds the pin, and through it the database, until
+	// the collector runs it: drop it so a closed snapshot holds nothing.
+	s.cleanup.Stop()
 	return nil
 }
 

@@ -2,7 +2,9 @@ package persy
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/gopersy/persy/mmapfile"
 )
@@ -82,4 +84,28 @@ func TestChurnSpaceIsBounded(t *testing.T) {
 		t.Fatalf("%d pages still retained with no snapshot open", retained)
 	}
 	mustT(t, db.Check())
+}
+
+// TestClosedSnapshotHoldsNothing: once a snapshot is closed and the
+// database closed, one collection frees the database, even if the
+// snapshot itself became garbage without a second look. The crash
+// simulator opens a database per crash state and held gigabytes when a
+// closed snapshot's safety-net cleanup kept its database alive until the
+// cleanup had run.
+func TestClosedSnapshotHoldsNothing(t *testing.T) {
+	w := openAndSnapshot(t)
+	runtime.GC()
+	if w.Value() != nil {
+		t.Fatal("a closed database with a closed snapshot survived a collection")
+	}
+}
+
+func openAndSnapshot(t *testing.T) weak.Pointer[DB] {
+	db, err := OpenMemory(Options{})
+	mustT(t, err)
+	snap, err := db.Snapshot()
+	mustT(t, err)
+	mustT(t, snap.Close())
+	mustT(t, db.Close())
+	return weak.Make(db)
 }
