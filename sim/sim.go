@@ -20,6 +20,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"testing"
@@ -349,4 +350,16 @@ func Test(t testing.TB, cfg Config) Report {
 	t.Fatalf("sim: %s on %s, strategy %s: %s\n%sschedule: %s (%d decisions, crash at %d)",
 		s.Workload, s.Profile, s.Strategy, s.Failure, s.Trace, path, s.Length(), s.Crash)
 	return rep
+}
+
+// TuneGC sets the collector's target to 400 percent unless the GOGC
+// environment variable sets one. Exploring reboots a fresh copy of the
+// simulated disk for every crash state, a stream of short-lived garbage
+// that at the default target costs more than the engine under test:
+// persy sim at 10 runs a row takes 50 s at 400 percent against 133 s
+// at 100, and 50 MB against 21 MB. Call it once, from main or TestMain.
+func TuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
 }

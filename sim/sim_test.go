@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -343,5 +344,21 @@ func TestExploreRefusesWhatASchedulesCannotName(t *testing.T) {
 		if rep := sim.Explore(cfg); rep.Minimal == nil || rep.Runs != 0 {
 			t.Errorf("%s: explored %d runs", name, rep.Runs)
 		}
+	}
+}
+
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "150") // restored after the test, unset below
+	sim.TuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, TuneGC changed the target to %d", got)
+	}
+	if err := os.Unsetenv("GOGC"); err != nil {
+		t.Fatal(err)
+	}
+	sim.TuneGC()
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("with GOGC unset, TuneGC set the target to %d, want 400", got)
 	}
 }

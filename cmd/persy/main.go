@@ -39,6 +39,7 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	sim.TuneGC()
 	switch os.Args[1] {
 	case "sim":
 		os.Exit(runSim(os.Args[2:], os.Stdout, os.Stderr))
