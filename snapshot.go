@@ -61,6 +61,7 @@ func (s *Snapshot) Close() error {
 	// A queued cleanup holds the pin, and through it the database, until
 	// the collector runs it: drop it so a closed snapshot holds nothing.
 	s.cleanup.Stop()
+	runtime.KeepAlive(s) // Stop is sure to remove it only while s is reachable
 	return nil
 }
 
