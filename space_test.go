@@ -101,7 +101,7 @@ func TestClosedSnapshotHoldsNothing(t *testing.T) {
 }
 
 func openAndSnapshot(t *testing.T) weak.Pointer[DB] {
-	db, err := OpenMemory(Options{})
+	db, err := OpenMemory(Options{ManualSync: true}) // no background worker
 	mustT(t, err)
 	snap, err := db.Snapshot()
 	mustT(t, err)

@@ -17,6 +17,9 @@ func TestProperties(t *testing.T) {
 	if raceEnabled {
 		checks = 2
 	}
+	if testing.Short() {
+		checks = max(checks, 5) // at least one run
+	}
 	for _, w := range properties.Workloads() {
 		for _, p := range diskmodel.Profiles() {
 			for _, st := range sim.Strategies() {
