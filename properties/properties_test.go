@@ -11,8 +11,8 @@ import (
 func TestProperties(t *testing.T) {
 	// A quick setting: persy sim runs these workloads at scale. rapid
 	// makes a fifth of these under -short. Under the race detector two
-	// runs per row keep make test's properties near six minutes on two
-	// cores; the sweep rows alone explore thousands of crash states.
+	// runs per row keep this package under eight minutes of make test on
+	// two cores; the sweep rows alone explore thousands of crash states.
 	checks := 10
 	if raceEnabled {
 		checks = 2
