@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
 )
@@ -130,27 +131,81 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 			w.spares = append(w.spares, sp)
 		}
 	}
-	// A crash may have left, in the spares, pages written after the last
-	// barrier that carry the very sequence numbers the resumed writer will
-	// give the pages it links to them: stale pages a read would take for
-	// the journal's next ones. They are wiped, durably, before any page
-	// links to them. Journal pages of older sequence numbers, such as
-	// those of a journal trimmed long ago whose pages came back as spares,
-	// no read can take for new ones: they stay, so that opening a file
-	// opened cleanly before writes nothing.
-	for _, sp := range w.spares {
-		if h, _, err := page.Read(s, sp); err != nil || h.Type != page.TypeJournal || h.Seq < t.NextSeq {
-			continue
-		}
-		if err := s.WriteAt(make([]byte, 1<<PageExp), sp); err != nil {
-			return nil, err
-		}
-		if err := s.SyncRange(sp, 1<<PageExp); err != nil {
-			return nil, err
-		}
+	if err := w.scrubReused(t.NextSeq); err != nil {
+		return nil, err
 	}
 	w.durable = len(w.spares)
 	return w, nil
+}
+
+// scrubReused makes every page the resumed writer may write, the one the
+// read stopped at and the spares, unable to validate as a journal page of
+// a sequence number it will write (nextSeq on), before it writes any.
+//
+// The rule it keeps: a journal address is written with sequence number q
+// only if no image a crash could leave there can validate as page q other
+// than the one written. A crash may have left, at those addresses, pages
+// the writer before it wrote after its last barrier, whole or torn, with
+// the very sequence numbers the resumed writer gives its own. Its new
+// page q, torn by a later crash the other way (the first sector not
+// written, the later ones written), would complete such an old torn page
+// into a valid one: zeros past a small payload are the same in both. The
+// old page would come back as part of the journal, with the transactions
+// it held, which the recovery in between discarded or decided otherwise.
+//
+// A page's first sector holds its header: once that sector holds zeros,
+// no image of the page validates unless the header comes from a write
+// made since, and then only as that write (the checksum covers the
+// rest). So the first sector alone is zeroed, behind a barrier, and only
+// where the header there claims a journal page of sequence nextSeq or
+// later, valid or not. A crash while zeroing leaves that sector as it was
+// or zero, never a page that could not be there before. Pages of lower
+// sequence numbers (a journal trimmed long ago whose pages came back as
+// spares) and pages of other kinds no read can take for a new page: they
+// stay, so that opening a file opened cleanly before writes nothing.
+func (w *Writer) scrubReused(nextSeq uint64) error {
+	if mutant.On(mutant.JournalReuseUnscrubbed) {
+		return w.wipeValidSpares(nextSeq)
+	}
+	zeros := make([]byte, page.MinBytes)
+	for _, addr := range append([]int64{w.next}, w.spares...) {
+		if !claimsSeq(w.s.Bytes(addr, page.HeaderSize), nextSeq) {
+			continue
+		}
+		if err := w.s.WriteAt(zeros, addr); err != nil {
+			return err
+		}
+		if err := w.s.SyncRange(addr, page.MinBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimsSeq reports whether header, a page's first bytes, names a journal
+// page of sequence nextSeq or later, checksum unchecked.
+func claimsSeq(header []byte, nextSeq uint64) bool {
+	h, ok := page.RawHeader(header)
+	return ok && h.Type == page.TypeJournal && h.Seq >= nextSeq
+}
+
+// wipeValidSpares is the seeded bug mutant.JournalReuseUnscrubbed: it
+// wipes only the spares holding a valid page of the sequence numbers the
+// writer will write, and leaves torn ones and the page the read stopped
+// at as they are.
+func (w *Writer) wipeValidSpares(nextSeq uint64) error {
+	for _, sp := range w.spares {
+		if h, _, err := page.Read(w.s, sp); err != nil || h.Type != page.TypeJournal || h.Seq < nextSeq {
+			continue
+		}
+		if err := w.s.WriteAt(make([]byte, 1<<PageExp), sp); err != nil {
+			return err
+		}
+		if err := w.s.SyncRange(sp, 1<<PageExp); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *Writer) setCommit(commit func() error) {

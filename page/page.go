@@ -186,6 +186,27 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	return h, buf[HeaderSize : HeaderSize+h.Used], nil
 }
 
+// RawHeader parses the header fields of the bytes b, a page's first
+// HeaderSize bytes or more, checking nothing but the size exponent and
+// the type: what a page's first sector claims, whether or not the rest of
+// the page bears it out (a torn page's header may name a page that never
+// reached the disk whole). It returns false if b is too short or names
+// no size class or type.
+func RawHeader(b []byte) (Header, bool) {
+	if len(b) < HeaderSize {
+		return Header{}, false
+	}
+	h := Header{
+		Exp:  b[expOff],
+		Type: Type(b[typeOff]),
+		Addr: int64(binary.LittleEndian.Uint64(b[addrOff:])),
+		Seq:  binary.LittleEndian.Uint64(b[seqOff:]),
+		Used: int(binary.LittleEndian.Uint32(b[usedOff:])),
+	}
+	ok := h.Exp >= MinExp && h.Exp <= MaxExp && h.Type > 0 && h.Type < typeEnd
+	return h, ok
+}
+
 // Misplaced reports whether the bytes at addr are a page passing every
 // check of Decode that says it belongs at another address, and where:
 // what a misdirected write leaves. A crash never does. A torn write fails

@@ -1,0 +1,35 @@
+// Package mutant switches on seeded protocol bugs, one at a time, so that
+// the crash simulator can show it would catch each: every fix of a
+// durability rule keeps its broken form behind On(name), and
+// `make sim MUTANT=name` explores the engine with that rule broken.
+//
+// In the default build On is a constant false, so the compiler removes
+// every broken form; only a build with the tag "mutants" can switch one
+// on, through the PERSY_MUTANT environment variable.
+package mutant
+
+// The seeded bugs, each named after the rule it breaks.
+const (
+	// JournalReuseUnscrubbed resumes the journal over a page a crash
+	// left holding (part of) a page of the sequence numbers it will
+	// write, without first making it unable to validate.
+	JournalReuseUnscrubbed = "journal-reuse-unscrubbed"
+	// PagesUnaligned places pages of an OS page or more at any sector
+	// boundary, so one journal page shares OS pages with its neighbours.
+	PagesUnaligned = "pages-unaligned"
+	// OnePhasePrepared journals a one-phase commit with a Prepare entry
+	// before its Commit entry, so a crash between them leaves it in
+	// doubt.
+	OnePhasePrepared = "one-phase-prepared"
+	// ReferencesUnchecked reads a page a reference names without
+	// checking the checksum the reference expects there.
+	ReferencesUnchecked = "references-unchecked"
+	// FormatNotAtomic formats a storage in steps a crash can stop in
+	// between, leaving a file that is neither empty nor a database.
+	FormatNotAtomic = "format-not-atomic"
+)
+
+// All lists every seeded bug.
+func All() []string {
+	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, FormatNotAtomic}
+}
