@@ -448,6 +448,9 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		expected uint64 // the LSN the next page must start at
 	)
 	for {
+		if !page.Aligned(t.Next, PageExp) {
+			return t, &page.CorruptError{Page: t.Next, Reason: "a journal page not on an OS page boundary"}
+		}
 		h, p, err := page.Read(s, t.Next)
 		if err == nil && (h.Type != page.TypeJournal || h.Exp != PageExp || h.Seq != t.NextSeq || len(p) < pageHead) {
 			err = fmt.Errorf("journal: page %d is a %v page of sequence %d, want journal page %d", t.Next, h.Type, h.Seq, t.NextSeq)

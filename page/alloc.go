@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
 )
 
@@ -145,14 +146,53 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 			return Ref{addr, exp}, nil
 		}
 	}
-	r := Ref{a.st.End, exp}
+	at := alignUp(a.st.End, exp)
+	r := Ref{at, exp}
 	if end := r.Addr + r.Bytes(); end > a.s.Size() {
 		if err := a.s.Grow(max(end, a.s.Size()+GrowBytes)); err != nil {
 			return Ref{}, err
 		}
 	}
+	a.pad(at)
 	a.st.End += r.Bytes()
 	return r, nil
+}
+
+// alignUp returns the first address from end on where a page of size
+// exponent exp may start: a multiple of its own size up to an OS page,
+// of an OS page past that. So no page shares an OS page with another
+// unless both are smaller than one, and a barrier on one journal page
+// (an OS page, the unit the kernel writes back and msync makes durable)
+// covers no byte of another.
+func alignUp(end int64, exp uint8) int64 {
+	if mutant.On(mutant.PagesUnaligned) {
+		return end
+	}
+	align := min(int64(1)<<exp, mmapfile.PageBytes)
+	return (end + align - 1) &^ (align - 1)
+}
+
+// pad moves the end to at, freeing the gap before it as the largest
+// aligned pages it holds. No root state has read them: like any freed
+// page, they are handed out after the next Commit lists them.
+func (a *Allocator) pad(at int64) {
+	for a.st.End < at {
+		exp := uint8(MinExp)
+		for exp < MaxExp && a.st.End%(2<<exp) == 0 && a.st.End+2<<exp <= at {
+			exp++
+		}
+		r := Ref{a.st.End, exp}
+		a.st.End += r.Bytes()
+		a.isFree[r.Addr] = true
+		a.pending = append(a.pending, r)
+	}
+}
+
+// Aligned reports whether a page at addr of size exponent exp starts
+// where the allocator places such pages (see alignUp).
+func Aligned(addr int64, exp uint8) bool {
+	align := min(int64(1)<<exp, mmapfile.PageBytes)
+	return addr%align == 0
 }
 
 func (a *Allocator) dropLimbo(i int) {

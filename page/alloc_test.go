@@ -3,6 +3,7 @@ package page_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gopersy/persy/mmapfile"
@@ -38,9 +39,14 @@ func (m *allocModel) check(t *rapid.T) {
 }
 
 func (m *allocModel) allocate(t *rapid.T) {
-	exp := uint8(rapid.IntRange(page.MinExp, page.MinExp+2).Draw(t, "exp"))
+	exp := uint8(rapid.IntRange(page.MinExp, page.MinExp+4).Draw(t, "exp"))
 	r, err := m.a.Allocate(exp)
 	must(t, err)
+	// A page never shares an OS page with another unless both are
+	// smaller than one: a journal page's barrier covers it alone.
+	if align := min(r.Bytes(), mmapfile.PageBytes); r.Addr%align != 0 {
+		t.Fatalf("a page of %d bytes at %d, not on a %d-byte boundary", r.Bytes(), r.Addr, align)
+	}
 	if m.freed[r.Addr] {
 		t.Fatalf("page %d handed out before its freeing was committed", r.Addr)
 	}
@@ -260,6 +266,12 @@ func TestCheckFindsViolations(t *testing.T) {
 			}
 		}
 		t.Log(name, fmt.Sprint(errs))
+	}
+	// A page of an OS page's size must start on an OS page boundary.
+	odd := page.Ref{Addr: page.FirstPage + page.MinBytes, Exp: 12}
+	errs := page.Check(s, st, page.Owned{Reachable: owned, Reserved: []page.Ref{odd}})
+	if !slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), "not aligned") }) {
+		t.Errorf("a reserved 4 KiB page at %d: no alignment violation among %v", odd.Addr, errs)
 	}
 }
 

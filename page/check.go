@@ -26,7 +26,8 @@ type Owned struct {
 // cover the allocated part of the file, [FirstPage, st.End), each page
 // exactly once: nothing free twice, nothing both free and owned, nothing
 // beyond the end, nothing leaked. Every chunk and every reachable page
-// must pass its checksum and name its own address.
+// must pass its checksum and name its own address, and every page must
+// sit where the allocator places pages of its size (see Aligned).
 func Check(s mmapfile.Storage, st State, owned Owned) []error {
 	reachable, pending := owned.Reachable, owned.Pending
 	var (
@@ -109,6 +110,9 @@ func cover(spans []span, end int64) []error {
 	pos := int64(FirstPage)
 	var last span
 	for _, sp := range spans {
+		if !Aligned(sp.Addr, sp.Exp) {
+			errs = append(errs, corrupt(sp.Addr, "%s page of %d bytes is not aligned as the allocator places pages", sp.what, sp.Bytes()))
+		}
 		switch {
 		case !sp.Within(end):
 			errs = append(errs, corrupt(sp.Addr, "%s page of %d bytes outside the allocated pages [%d, %d)", sp.what, sp.Bytes(), FirstPage, end))
