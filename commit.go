@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
 )
 
@@ -164,6 +165,13 @@ func (db *DB) journalReq(r *commitReq) error {
 			if err := appendE(o.entry(r.jtx)); err != nil {
 				return err
 			}
+		}
+		if r.kind == reqCommit && !mutant.On(mutant.OnePhasePrepared) {
+			// A one-phase commit is never in doubt: no Prepare entry,
+			// so a crash before its Commit entry is durable leaves a
+			// transaction that never happened, not one to decide. Its
+			// id rides on the Commit entry.
+			return appendE(journal.Entry{Kind: journal.KindCommit, Tx: r.jtx, Data: r.id})
 		}
 		if err := appendE(journal.Entry{Kind: journal.KindPrepare, Tx: r.jtx, Data: r.id}); err != nil {
 			return err

@@ -123,6 +123,9 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 			if !t.committed {
 				t.committed, t.commitLSN = true, lsn
 			}
+			if !t.prepared {
+				t.id = bytes.Clone(e.Data) // a one-phase commit's
+			}
 		case journal.KindRollback:
 			t.rolled = true
 		}

@@ -30,7 +30,7 @@ const (
 	KindPageAllocated                 // A the page (not written by the engine: it allocates only at checkpoints)
 	KindPageFreed                     // A the page (likewise)
 	KindPrepare                       // Data the caller's transaction id
-	KindCommit                        //
+	KindCommit                        // Data the caller's transaction id, for a commit with no Prepare entry (one-phase)
 	KindRollback                      //
 	KindCleanup                       // (not written by the engine: a checkpoint cleans every decided transaction)
 	KindSlotBefore                    // A address page, B slot; Data a slot's before image (not written by the engine: nothing reaches the file's pages before its commit is durable)
@@ -52,7 +52,8 @@ func (k Kind) String() string {
 
 // Limits on an entry.
 const (
-	// MaxTxIDBytes bounds the caller's transaction id in a Prepare entry.
+	// MaxTxIDBytes bounds the caller's transaction id in a Prepare or
+	// Commit entry.
 	MaxTxIDBytes = 512
 	// MaxNameBytes bounds a segment's or index's name.
 	MaxNameBytes = 1024
@@ -77,7 +78,7 @@ func (e *Entry) check() error {
 	switch {
 	case e.Kind == 0 || e.Kind >= kindEnd:
 		return fmt.Errorf("%w: kind %d", ErrEntry, uint8(e.Kind))
-	case e.Kind == KindPrepare && len(e.Data) > MaxTxIDBytes:
+	case (e.Kind == KindPrepare || e.Kind == KindCommit) && len(e.Data) > MaxTxIDBytes:
 		return fmt.Errorf("%w: a transaction id of %d bytes, more than %d", ErrEntry, len(e.Data), MaxTxIDBytes)
 	case e.Kind >= KindCreateSegment && e.Kind <= KindDropIndex && (len(e.Data) == 0 || len(e.Data) > MaxNameBytes):
 		return fmt.Errorf("%w: a %v name of %d bytes, want 1 to %d", ErrEntry, e.Kind, len(e.Data), MaxNameBytes)
@@ -89,7 +90,7 @@ func (e *Entry) check() error {
 
 func noData(k Kind) bool {
 	switch k {
-	case KindStart, KindPageAllocated, KindPageFreed, KindCommit, KindRollback, KindCleanup:
+	case KindStart, KindPageAllocated, KindPageFreed, KindRollback, KindCleanup:
 		return true
 	}
 	return false

@@ -128,20 +128,23 @@ func equal(a, b logged) bool {
 func TestEntryLimits(t *testing.T) {
 	f := newFixture(t)
 	for name, e := range map[string]journal.Entry{
-		"kind zero":      {},
-		"kind unknown":   {Kind: 200},
-		"long tx id":     {Kind: journal.KindPrepare, Data: make([]byte, journal.MaxTxIDBytes+1)},
-		"empty name":     {Kind: journal.KindCreateSegment},
-		"long name":      {Kind: journal.KindCreateIndex, Data: make([]byte, journal.MaxNameBytes+1)},
-		"data on commit": {Kind: journal.KindCommit, Data: []byte{1}},
-		"huge image":     {Kind: journal.KindUpdate, Data: make([]byte, journal.MaxEntryBytes)},
+		"kind zero":        {},
+		"kind unknown":     {Kind: 200},
+		"long tx id":       {Kind: journal.KindPrepare, Data: make([]byte, journal.MaxTxIDBytes+1)},
+		"empty name":       {Kind: journal.KindCreateSegment},
+		"long name":        {Kind: journal.KindCreateIndex, Data: make([]byte, journal.MaxNameBytes+1)},
+		"long commit id":   {Kind: journal.KindCommit, Data: make([]byte, journal.MaxTxIDBytes+1)},
+		"data on rollback": {Kind: journal.KindRollback, Data: []byte{1}},
+		"huge image":       {Kind: journal.KindUpdate, Data: make([]byte, journal.MaxEntryBytes)},
 	} {
 		if _, err := f.w.Append(e); !errors.Is(err, journal.ErrEntry) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := f.w.Append(journal.Entry{Kind: journal.KindPrepare, Data: make([]byte, journal.MaxTxIDBytes)}); err != nil {
-		t.Errorf("a transaction id of exactly %d bytes: %v", journal.MaxTxIDBytes, err)
+	for _, k := range []journal.Kind{journal.KindPrepare, journal.KindCommit} {
+		if _, err := f.w.Append(journal.Entry{Kind: k, Data: make([]byte, journal.MaxTxIDBytes)}); err != nil {
+			t.Errorf("a %v entry's transaction id of exactly %d bytes: %v", k, journal.MaxTxIDBytes, err)
+		}
 	}
 }
 
