@@ -33,7 +33,9 @@ func (db *DB) Check() error {
 func checkFile(s mmapfile.Storage, st page.State, jo page.Owned) []error {
 	owned := jo
 	cat, refs, err := segment.ReadCatalog(s, st.Catalog, st.End)
-	owned.Reachable = append(owned.Reachable, refs...)
+	for _, r := range refs {
+		owned.Reachable = append(owned.Reachable, r.Ref)
+	}
 	if err != nil {
 		return []error{err}
 	}
@@ -41,7 +43,7 @@ func checkFile(s mmapfile.Storage, st page.State, jo page.Owned) []error {
 	owned.Pending = append(owned.Pending, cat.Retained...)
 	for _, e := range cat.Segments {
 		for i, r := range e.Pages {
-			owned.Reachable = append(owned.Reachable, r)
+			owned.Reachable = append(owned.Reachable, r.Ref)
 			var slots [segment.SlotsPerPage]segment.Slot
 			if err := segment.ReadAddress(s, r, e.ID, uint64(i), st.End, &slots); err != nil {
 				errs = append(errs, fmt.Errorf("segment %q: %w", e.Name, err))
@@ -51,7 +53,7 @@ func checkFile(s mmapfile.Storage, st page.State, jo page.Owned) []error {
 				if !slots[j].Live {
 					continue
 				}
-				owned.Reachable = append(owned.Reachable, slots[j].Data)
+				owned.Reachable = append(owned.Reachable, slots[j].Data.Ref)
 				if err := segment.CheckData(s, slots[j].Data); err != nil {
 					errs = append(errs, fmt.Errorf("segment %q, record %v: %w", e.Name, idOfSlot(uint64(i)*segment.SlotsPerPage+uint64(j)), err))
 				}

@@ -55,8 +55,8 @@ type DB struct {
 	alloc      *page.Allocator
 	jw         *journal.Writer
 	durable    page.State             // the root state last stored
-	disk       map[uint64][]page.Ref  // each segment's address pages in the file
-	catPages   []page.Ref             // the catalogue's pages in the file
+	disk       map[uint64][]page.Ptr  // each segment's address pages in the file
+	catPages   []page.Ptr             // the catalogue's pages in the file
 	dirty      map[pageKey]bool       // address pages changed since the checkpoint
 	dropped    []uint64               // segments dropped since the checkpoint
 	superseded []retainedPage         // data pages unreachable since the checkpoint
@@ -264,7 +264,7 @@ func newDB(s mmapfile.Storage, opts Options) *DB {
 	db := &DB{
 		s: s, opts: opts, locks: newLockTable(),
 		cur: &version{}, pins: map[uint64]int{}, slots: map[uint64]*slotAlloc{}, nextSeg: 1,
-		disk: map[uint64][]page.Ref{}, dirty: map[pageKey]bool{}, prepared: map[uint64]*preparedTx{},
+		disk: map[uint64][]page.Ptr{}, dirty: map[pageKey]bool{}, prepared: map[uint64]*preparedTx{},
 	}
 	db.cond = sync.NewCond(&db.mu)
 	return db
@@ -455,7 +455,7 @@ func (db *DB) checkpoint() error {
 	}
 	for _, id := range db.dropped {
 		for _, r := range db.disk[id] {
-			if err := db.alloc.Free(r); err != nil {
+			if err := db.alloc.Free(r.Ref); err != nil {
 				return db.fail(err)
 			}
 		}
@@ -503,7 +503,7 @@ func (db *DB) checkpoint() error {
 		return db.fail(err)
 	}
 	for _, r := range db.catPages {
-		if err := db.alloc.Free(r); err != nil {
+		if err := db.alloc.Free(r.Ref); err != nil {
 			return db.fail(err)
 		}
 	}
@@ -516,7 +516,7 @@ func (db *DB) checkpoint() error {
 	}
 	end := db.jw.End()
 	if err := db.alloc.Commit(func(st *page.State) {
-		st.Catalog, st.Checkpoint = refs[0].Addr, end
+		st.Catalog, st.Checkpoint = refs[0], end
 		db.jw.Fill(st)
 	}); err != nil {
 		return db.fail(err)
@@ -536,7 +536,7 @@ func (db *DB) checkpoint() error {
 func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 	pages := db.disk[s.id]
 	for len(pages) < len(s.pages) {
-		pages = append(pages, page.Ref{})
+		pages = append(pages, page.Ptr{})
 	}
 	for _, k := range keys {
 		if k.page >= uint64(len(s.pages)) {
@@ -557,10 +557,11 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 				return err
 			}
 			h := page.Header{Exp: exp, Type: page.TypeData, Addr: r.Addr, Seq: seq}
-			if err := page.Write(db.s, make([]byte, r.Bytes()), h, sl.Pending); err != nil {
+			ptr, err := page.WritePtr(db.s, make([]byte, r.Bytes()), h, sl.Pending)
+			if err != nil {
 				return err
 			}
-			sl.Data, sl.Pending = r, nil
+			sl.Data, sl.Pending = ptr, nil
 		}
 		s.pages[k.page] = &sp
 		r, err := db.alloc.Allocate(segment.AddressExp)
@@ -568,15 +569,16 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 			return err
 		}
 		h := page.Header{Exp: segment.AddressExp, Type: page.TypeAddress, Addr: r.Addr, Seq: seq}
-		if err := page.Write(db.s, make([]byte, r.Bytes()), h, segment.EncodeAddress(s.id, k.page, (*[segment.SlotsPerPage]segment.Slot)(&sp))); err != nil {
+		ptr, err := page.WritePtr(db.s, make([]byte, r.Bytes()), h, segment.EncodeAddress(s.id, k.page, (*[segment.SlotsPerPage]segment.Slot)(&sp)))
+		if err != nil {
 			return err
 		}
-		if old := pages[k.page]; old != (page.Ref{}) {
-			if err := db.alloc.Free(old); err != nil {
+		if old := pages[k.page]; old != (page.Ptr{}) {
+			if err := db.alloc.Free(old.Ref); err != nil {
 				return err
 			}
 		}
-		pages[k.page] = r
+		pages[k.page] = ptr
 	}
 	db.disk[s.id] = pages
 	return nil

@@ -89,7 +89,7 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 		}
 		i, dup := v.find(e.Name)
 		if dup {
-			return nil, &CorruptError{Page: st.Catalog, Reason: fmt.Sprintf("segment %q twice in the catalogue", e.Name)}
+			return nil, &CorruptError{Page: st.Catalog.Addr, Reason: fmt.Sprintf("segment %q twice in the catalogue", e.Name)}
 		}
 		v.segs = slices.Insert(v.segs, i, seg)
 		db.disk[e.ID] = e.Pages

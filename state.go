@@ -174,8 +174,8 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 			}
 			for _, p := range s.pages {
 				for j := range p {
-					if p[j].Live && p[j].Data != (page.Ref{}) {
-						fx.superseded = append(fx.superseded, p[j].Data)
+					if p[j].Live && p[j].Data != (page.Ptr{}) {
+						fx.superseded = append(fx.superseded, p[j].Data.Ref)
 					}
 				}
 			}
@@ -196,8 +196,8 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 			if sl.Live == (o.kind == journal.KindInsert) {
 				return nil, effects{}, fmt.Errorf("%v of record %d of segment %d: live is %v", o.kind, o.slot, o.seg, sl.Live)
 			}
-			if sl.Data != (page.Ref{}) {
-				fx.superseded = append(fx.superseded, sl.Data)
+			if sl.Data != (page.Ptr{}) {
+				fx.superseded = append(fx.superseded, sl.Data.Ref)
 			}
 			ns := segment.Slot{Version: sl.Version + 1}
 			if o.kind == journal.KindDelete {

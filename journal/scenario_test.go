@@ -3,6 +3,7 @@ package journal_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -274,11 +275,12 @@ func (sc *scenario) run(t *testing.T, cmd string) []string {
 		return []string{"ok"}
 	case "set-free-top":
 		// set-free-top EXP ADDR: a root state whose free list of class
-		// EXP starts at ADDR.
+		// EXP starts at ADDR, expecting the page there as it is.
 		st, err := page.Load(sc.s)
 		must(t, err)
 		st.Gen++
-		st.Free[num(1)-page.MinExp] = page.FreeList{Top: num(2), Count: 1}
+		sum := binary.LittleEndian.Uint32(sc.s.Bytes(num(2), 4))
+		st.Free[num(1)-page.MinExp] = page.FreeList{Top: num(2), TopSum: sum, Count: 1}
 		return errText(page.Store(sc.s, st))
 	}
 	t.Fatalf("unknown command %q", cmd)

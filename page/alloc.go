@@ -14,9 +14,10 @@ import (
 // system call and its size becomes durable only with a Sync.
 const GrowBytes = 64 << 10
 
-// chunkHead is the bytes before a chunk page's entries: prev u64, the
-// entries of prev already handed out u32, the entry count u32.
-const chunkHead = 16
+// chunkHead is the bytes before a chunk page's entries: prev u64 (a
+// packed Ref), the entries of prev already handed out u32, the entry
+// count u32, prev's checksum u32 and four zero bytes.
+const chunkHead = 24
 
 // Allocator hands out pages by size class and takes them back.
 //
@@ -111,7 +112,7 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 	}
 	f := &a.st.Free[exp-MinExp]
 	for f.Top != 0 {
-		entries, prev, prevUsed, err := a.chunk(f.Top, exp)
+		entries, prev, prevUsed, err := readChunk(a.s, Ptr{Ref{f.Top, exp}, f.TopSum}, a.st.End)
 		if err != nil {
 			return Ref{}, err
 		}
@@ -136,7 +137,7 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 			a.limboGen[a.st.LimboCount] = a.st.Gen + 1
 			a.st.LimboCount++
 		}
-		f.Top, f.Used = prev, prevUsed
+		f.Top, f.TopSum, f.Used = prev.Addr, prev.Sum, prevUsed
 		f.Count--
 	}
 	for i := range a.st.LimboCount {
@@ -203,27 +204,26 @@ func (a *Allocator) dropLimbo(i int) {
 	a.st.LimboCount--
 }
 
-// chunk reads the chunk page at addr of class exp.
-func (a *Allocator) chunk(addr int64, exp uint8) (entries []int64, prev int64, prevUsed uint32, err error) {
-	return readChunk(a.s, addr, exp, a.st.End)
-}
-
-func readChunk(s mmapfile.Storage, addr int64, exp uint8, end int64) (entries []int64, prev int64, prevUsed uint32, err error) {
-	h, p, err := Read(s, addr)
+// readChunk reads the chunk page c, in a file whose allocator end is
+// end: its entries, the chunk below it and how many of that one's
+// entries are handed out.
+func readChunk(s mmapfile.Storage, c Ptr, end int64) (entries []int64, prev Ptr, prevUsed uint32, err error) {
+	addr, exp := c.Addr, c.Exp
+	h, p, err := ReadPtr(s, c)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, Ptr{}, 0, err
 	}
-	if h.Type != TypeFree || h.Exp != exp {
-		return nil, 0, 0, corrupt(addr, "a %v page of %d bytes on the free list of %d-byte pages", h.Type, h.Bytes(), 1<<exp)
+	if h.Type != TypeFree {
+		return nil, Ptr{}, 0, corrupt(addr, "a %v page of %d bytes on the free list of %d-byte pages", h.Type, h.Bytes(), 1<<exp)
 	}
-	if len(p) < chunkHead {
-		return nil, 0, 0, corrupt(addr, "a free-list chunk of %d bytes", len(p))
+	if len(p) < chunkHead || binary.LittleEndian.Uint32(p[20:]) != 0 {
+		return nil, Ptr{}, 0, corrupt(addr, "a free-list chunk of %d bytes", len(p))
 	}
-	prev = int64(binary.LittleEndian.Uint64(p))
+	prev = Ptr{Ref{int64(binary.LittleEndian.Uint64(p)), exp}, binary.LittleEndian.Uint32(p[16:])}
 	prevUsed = binary.LittleEndian.Uint32(p[8:])
 	n := int(binary.LittleEndian.Uint32(p[12:]))
 	if n != (len(p)-chunkHead)/8 || len(p) != chunkHead+8*n {
-		return nil, 0, 0, corrupt(addr, "a free-list chunk claims %d entries in %d bytes", n, len(p))
+		return nil, Ptr{}, 0, corrupt(addr, "a free-list chunk claims %d entries in %d bytes", n, len(p))
 	}
 	// Entries are checked where they are used: those already handed out
 	// may lie past an end trimmed since.
@@ -231,11 +231,11 @@ func readChunk(s mmapfile.Storage, addr int64, exp uint8, end int64) (entries []
 	for i := range entries {
 		entries[i] = int64(binary.LittleEndian.Uint64(p[chunkHead+8*i:]))
 	}
-	if prev != 0 && !(Ref{prev, exp}).Within(end) {
-		return nil, 0, 0, corrupt(addr, "free-list chunk links to %d, not a page below %d", prev, end)
+	if prev.Addr != 0 && !prev.Within(end) {
+		return nil, Ptr{}, 0, corrupt(addr, "free-list chunk links to %d, not a page below %d", prev.Addr, end)
 	}
-	if prev == 0 && prevUsed != 0 {
-		return nil, 0, 0, corrupt(addr, "free-list chunk at the bottom says %d entries below are used", prevUsed)
+	if prev.Addr == 0 && (prevUsed != 0 || prev.Sum != 0) {
+		return nil, Ptr{}, 0, corrupt(addr, "free-list chunk at the bottom says %d entries below are used", prevUsed)
 	}
 	return entries, prev, prevUsed, nil
 }
@@ -427,6 +427,7 @@ func (a *Allocator) writeChunks(gen uint64, exp uint8, rs, chunks []Ref) error {
 		binary.LittleEndian.PutUint64(p, uint64(f.Top))
 		binary.LittleEndian.PutUint32(p[8:], f.Used)
 		binary.LittleEndian.PutUint32(p[12:], uint32(len(entries)))
+		binary.LittleEndian.PutUint32(p[16:], f.TopSum)
 		for _, e := range entries {
 			p = binary.LittleEndian.AppendUint64(p, uint64(e.Addr))
 		}
@@ -434,10 +435,11 @@ func (a *Allocator) writeChunks(gen uint64, exp uint8, rs, chunks []Ref) error {
 			a.buf = make([]byte, chunk.Bytes())
 		}
 		h := Header{Exp: exp, Type: TypeFree, Addr: chunk.Addr, Seq: gen}
-		if err := Write(a.s, a.buf[:chunk.Bytes()], h, p); err != nil {
+		ptr, err := WritePtr(a.s, a.buf[:chunk.Bytes()], h, p)
+		if err != nil {
 			return err
 		}
-		f.Top, f.Used = chunk.Addr, 0
+		f.Top, f.TopSum, f.Used = chunk.Addr, ptr.Sum, 0
 		f.Count += uint64(1 + len(entries))
 	}
 	return nil

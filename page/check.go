@@ -43,22 +43,22 @@ func Check(s mmapfile.Storage, st State, owned Owned) []error {
 	for c, f := range st.Free {
 		exp := uint8(MinExp + c)
 		var count uint64
-		top, used := f.Top, f.Used
-		for n := int64(0); top != 0; n++ {
+		top, used := Ptr{Ref{f.Top, exp}, f.TopSum}, f.Used
+		for n := int64(0); top.Addr != 0; n++ {
 			if n > maxChunks {
-				bad(top, "the free list of %d-byte pages does not end: a cycle", 1<<exp)
+				bad(top.Addr, "the free list of %d-byte pages does not end: a cycle", 1<<exp)
 				break
 			}
-			entries, prev, prevUsed, err := readChunk(s, top, exp, st.End)
+			entries, prev, prevUsed, err := readChunk(s, top, st.End)
 			if err != nil {
 				errs = append(errs, err)
 				break
 			}
 			if int(used) > len(entries) {
-				bad(top, "the list says %d of its %d entries are handed out", used, len(entries))
+				bad(top.Addr, "the list says %d of its %d entries are handed out", used, len(entries))
 				break
 			}
-			spans = append(spans, span{Ref{top, exp}, "a free-list chunk"})
+			spans = append(spans, span{top.Ref, "a free-list chunk"})
 			for _, e := range entries[:len(entries)-int(used)] {
 				spans = append(spans, span{Ref{e, exp}, "free"})
 			}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
 )
 
@@ -244,10 +245,49 @@ func Read(s mmapfile.Storage, addr int64) (Header, []byte, error) {
 // Write encodes a page and writes it at h.Addr of s through buf, which
 // must hold h.Bytes() bytes. It does not sync.
 func Write(s mmapfile.Storage, buf []byte, h Header, payload []byte) error {
+	_, err := WritePtr(s, buf, h, payload)
+	return err
+}
+
+// WritePtr is Write returning the reference to the page written: what a
+// page linking to it must hold.
+func WritePtr(s mmapfile.Storage, buf []byte, h Header, payload []byte) (Ptr, error) {
 	if err := Encode(buf, h, payload); err != nil {
-		return err
+		return Ptr{}, err
 	}
-	return s.WriteAt(buf, h.Addr)
+	p := Ptr{Ref: Ref{Addr: h.Addr, Exp: h.Exp}, Sum: binary.LittleEndian.Uint32(buf[crcOff:])}
+	return p, s.WriteAt(buf, h.Addr)
+}
+
+// Ptr is a reference to a page with what it expects to find there: the
+// page's checksum as it was written. Every page that links to another
+// holds a Ptr, so that a stale page (a write the device acknowledged and
+// lost, leaving an older version of the page), or another page's image
+// put there by a misdirected write or a reuse, reads as a *CorruptError
+// instead of as the data the link meant, as ZFS's block pointers do. The
+// page's own checksum and address catch torn and misplaced pages; the
+// Ptr catches a page that is whole and in its place but not the one
+// linked to.
+type Ptr struct {
+	Ref
+	Sum uint32 // the CRC32C the page's header holds
+}
+
+// ReadPtr reads and checks the page p names, as Read does, and checks
+// that it is the page p expects: its size class and its checksum. The
+// payload is borrowed, as with Read.
+func ReadPtr(s mmapfile.Storage, p Ptr) (Header, []byte, error) {
+	h, payload, err := Read(s, p.Addr)
+	if err != nil {
+		return h, nil, err
+	}
+	if h.Exp != p.Exp {
+		return h, nil, corrupt(p.Addr, "a page of %d bytes where a page of %d bytes is linked", h.Bytes(), p.Bytes())
+	}
+	if sum := binary.LittleEndian.Uint32(s.Bytes(p.Addr+crcOff, 4)); sum != p.Sum && !mutant.On(mutant.ReferencesUnchecked) {
+		return h, nil, corrupt(p.Addr, "a %v page of sequence %d with checksum %08x where the link expects %08x: a stale page, a lost write or another page's image", h.Type, h.Seq, sum, p.Sum)
+	}
+	return h, payload, nil
 }
 
 func allZero(p []byte) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gopersy/persy/mmapfile"
 )
@@ -19,7 +20,7 @@ const (
 	FirstPage = 4 * slotBytes
 	// FormatVersion is the version of the file format this build writes;
 	// it reads this version only.
-	FormatVersion = 2
+	FormatVersion = 3
 )
 
 // slotAddr is where the copy of generation gen lives: even generations in
@@ -44,9 +45,10 @@ const MaxJournalSpare = 16
 // chunk pages, each a free page of the class listing other free pages of
 // the class (see Allocator).
 type FreeList struct {
-	Top   int64  // the chunk page on top, 0 if the list is empty
-	Used  uint32 // entries of Top already handed out
-	Count uint64 // free pages on the list, chunk pages included
+	Top    int64  // the chunk page on top, 0 if the list is empty
+	TopSum uint32 // its checksum (see Ptr)
+	Used   uint32 // entries of Top already handed out
+	Count  uint64 // free pages on the list, chunk pages included
 }
 
 // State is the root state: where every structure of the file starts. Two
@@ -78,8 +80,8 @@ type State struct {
 	JournalSpare      [MaxJournalSpare]int64
 	JournalSpareCount int
 	// Catalog is the first page of the catalogue of segments and
-	// indexes, 0 if there is none yet.
-	Catalog int64
+	// indexes, the zero Ptr if there is none yet.
+	Catalog Ptr
 	// Checkpoint is the journal LSN the catalogue is up to date with:
 	// every transaction whose commit entry lies before it is in the
 	// catalogue, none after it is.
@@ -98,7 +100,7 @@ func (r Ref) Pack() int64 { return r.Addr | int64(r.Exp) }
 // Unpack returns the Ref that Pack made e from.
 func Unpack(e int64) Ref { return Ref{Addr: e &^ (MinBytes - 1), Exp: uint8(e & (MinBytes - 1))} }
 
-const stateBytes = 8 + 8 + Classes*20 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8 + 8
+const stateBytes = 8 + 8 + Classes*24 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8 + 8 + 8
 
 func (st *State) encode() []byte {
 	b := make([]byte, 0, stateBytes)
@@ -106,6 +108,7 @@ func (st *State) encode() []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.End))
 	for _, f := range st.Free {
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.Top))
+		b = binary.LittleEndian.AppendUint32(b, f.TopSum)
 		b = binary.LittleEndian.AppendUint32(b, f.Used)
 		b = binary.LittleEndian.AppendUint64(b, f.Count)
 	}
@@ -115,13 +118,14 @@ func (st *State) encode() []byte {
 	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.JournalHead))
 	b = binary.LittleEndian.AppendUint64(b, st.JournalSeq)
-	b = binary.LittleEndian.AppendUint64(b, uint64(st.Catalog))
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.Catalog.Pack()))
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.JournalSpareCount))
 	for _, e := range st.JournalSpare {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e))
 	}
 	b = binary.LittleEndian.AppendUint64(b, st.Checkpoint)
 	b = binary.LittleEndian.AppendUint64(b, st.JournalDurable)
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.Catalog.Sum))
 	return b
 }
 
@@ -141,8 +145,9 @@ func decodeState(addr int64, p []byte) (State, error) {
 	st.End = int64(u())
 	for c := range st.Free {
 		st.Free[c].Top = int64(u())
-		st.Free[c].Used = binary.LittleEndian.Uint32(p)
-		p = p[4:]
+		st.Free[c].TopSum = binary.LittleEndian.Uint32(p)
+		st.Free[c].Used = binary.LittleEndian.Uint32(p[4:])
+		p = p[8:]
 		st.Free[c].Count = u()
 	}
 	limbo := u()
@@ -151,13 +156,18 @@ func decodeState(addr int64, p []byte) (State, error) {
 	}
 	st.JournalHead = int64(u())
 	st.JournalSeq = u()
-	st.Catalog = int64(u())
+	st.Catalog.Ref = Unpack(int64(u()))
 	spares := u()
 	for i := range st.JournalSpare {
 		st.JournalSpare[i] = int64(u())
 	}
 	st.Checkpoint = u()
 	st.JournalDurable = u()
+	catSum := u()
+	if catSum > math.MaxUint32 || st.Catalog.Ref == (Ref{}) && catSum != 0 {
+		return st, corrupt(addr, "catalogue checksum %#x", catSum)
+	}
+	st.Catalog.Sum = uint32(catSum)
 	if st.End < FirstPage || st.End%MinBytes != 0 {
 		return st, corrupt(addr, "allocator end %d is not a page boundary at or past %d", st.End, FirstPage)
 	}
@@ -165,7 +175,7 @@ func decodeState(addr int64, p []byte) (State, error) {
 	// least, of the allocated part.
 	fits := func(a int64, exp uint8) bool { return a == 0 || (Ref{a, exp}).Within(st.End) }
 	for c, f := range st.Free {
-		if !fits(f.Top, uint8(MinExp+c)) || (f.Top == 0) != (f.Count == 0) || (f.Top == 0 && f.Used != 0) {
+		if !fits(f.Top, uint8(MinExp+c)) || (f.Top == 0) != (f.Count == 0) || (f.Top == 0 && (f.Used != 0 || f.TopSum != 0)) {
 			return st, corrupt(addr, "free list %d: top %d, %d used, %d pages, allocator end %d", c, f.Top, f.Used, f.Count, st.End)
 		}
 	}
@@ -188,8 +198,8 @@ func decodeState(addr int64, p []byte) (State, error) {
 			return st, corrupt(addr, "journal spare %d is %d", i, e)
 		}
 	}
-	if !fits(st.JournalHead, MinExp) || !fits(st.Catalog, MinExp) {
-		return st, corrupt(addr, "journal head %d or catalogue %d outside the allocated pages up to %d", st.JournalHead, st.Catalog, st.End)
+	if !fits(st.JournalHead, MinExp) || st.Catalog.Ref != (Ref{}) && !st.Catalog.Within(st.End) {
+		return st, corrupt(addr, "journal head %d or catalogue %d outside the allocated pages up to %d", st.JournalHead, st.Catalog.Addr, st.End)
 	}
 	return st, nil
 }

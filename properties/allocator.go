@@ -162,7 +162,8 @@ func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			freed = append(freed, dirRef)
 		}
 		d := directory{owned: slices.Clone(owned)}
-		if err := write(newDir, d.encode()); err != nil {
+		dirPtr, err := page.WritePtr(s, buf[:newDir.Bytes()], page.Header{Exp: newDir.Exp, Type: page.TypeData, Addr: newDir.Addr, Seq: w.last + 1}, d.encode())
+		if err != nil {
 			return err
 		}
 		for _, r := range freed {
@@ -172,7 +173,7 @@ func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		}
 		gen := w.last + 1
 		w.dirs[gen], w.last = d, gen
-		if err := a.Commit(func(st *page.State) { st.Catalog = newDir.Addr }); err != nil {
+		if err := a.Commit(func(st *page.State) { st.Catalog = dirPtr }); err != nil {
 			return err
 		}
 		w.acked, dirRef = gen, newDir
@@ -214,15 +215,15 @@ func (w *allocWorkload) check(rb sim.Reboot) error {
 	}
 	var got directory
 	var reachable []page.Ref
-	if st.Catalog != 0 {
-		h, p, err := page.Read(s, st.Catalog)
+	if st.Catalog != (page.Ptr{}) {
+		_, p, err := page.ReadPtr(s, st.Catalog)
 		if err != nil {
 			return fmt.Errorf("the directory: %w", err)
 		}
 		if got, err = decodeDirectory(p); err != nil {
-			return fmt.Errorf("%w: the directory at %d: %v", errWrongData, st.Catalog, err)
+			return fmt.Errorf("%w: the directory at %d: %v", errWrongData, st.Catalog.Addr, err)
 		}
-		reachable = append(reachable, page.Ref{Addr: st.Catalog, Exp: h.Exp})
+		reachable = append(reachable, st.Catalog.Ref)
 	}
 	if !slices.Equal(got.owned, want.owned) {
 		return fmt.Errorf("%w: generation %d's directory reads %v, was written %v", errWrongData, st.Gen, got, want)

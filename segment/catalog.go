@@ -25,15 +25,17 @@ type Catalog struct {
 type Entry struct {
 	ID    uint64
 	Name  string
-	Pages []page.Ref // its address pages, by index
+	Pages []page.Ptr // its address pages, by index
 }
 
 // MaxNameBytes bounds a segment's name.
 const MaxNameBytes = 1024
 
 const (
-	catalogVersion = 1
-	catalogLink    = 8 // each catalogue page starts with the address of the next
+	catalogVersion = 2
+	// catalogLink is the link each catalogue page starts with: the next
+	// page (a packed Ref, 0 for none) and its checksum.
+	catalogLink = 8 + 4
 )
 
 func (c *Catalog) encode() []byte {
@@ -47,6 +49,7 @@ func (c *Catalog) encode() []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(len(e.Pages)))
 		for _, r := range e.Pages {
 			b = binary.LittleEndian.AppendUint64(b, uint64(r.Pack()))
+			b = binary.LittleEndian.AppendUint32(b, r.Sum)
 		}
 	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(len(c.Retained)))
@@ -58,7 +61,7 @@ func (c *Catalog) encode() []byte {
 
 // WriteCatalog writes c into new pages taken from alloc, chained from the
 // first, and returns them, the first at [0]. It does not sync.
-func WriteCatalog(s mmapfile.Storage, alloc func(exp uint8) (page.Ref, error), seq uint64, c *Catalog) ([]page.Ref, error) {
+func WriteCatalog(s mmapfile.Storage, alloc func(exp uint8) (page.Ref, error), seq uint64, c *Catalog) ([]page.Ptr, error) {
 	blob := c.encode()
 	// Size the chain first: each page links to the next, so every page
 	// must be allocated before the one linking to it is written.
@@ -78,43 +81,50 @@ func WriteCatalog(s mmapfile.Storage, alloc func(exp uint8) (page.Ref, error), s
 		parts = append(parts, rest[:n])
 		rest = rest[n:]
 	}
-	for i, r := range refs {
-		var next int64
-		if i+1 < len(refs) {
-			next = refs[i+1].Addr
-		}
-		p := binary.LittleEndian.AppendUint64(make([]byte, 0, catalogLink+len(parts[i])), uint64(next))
+	// Last first: each page links to the next with the checksum it
+	// was written with.
+	ptrs := make([]page.Ptr, len(refs))
+	var next page.Ptr
+	for i := len(refs) - 1; i >= 0; i-- {
+		r := refs[i]
+		p := binary.LittleEndian.AppendUint64(make([]byte, 0, catalogLink+len(parts[i])), uint64(next.Pack()))
+		p = binary.LittleEndian.AppendUint32(p, next.Sum)
 		p = append(p, parts[i]...)
 		h := page.Header{Exp: r.Exp, Type: page.TypeCatalog, Addr: r.Addr, Seq: seq}
-		if err := page.Write(s, make([]byte, r.Bytes()), h, p); err != nil {
+		ptr, err := page.WritePtr(s, make([]byte, r.Bytes()), h, p)
+		if err != nil {
 			return nil, err
 		}
+		ptrs[i], next = ptr, ptr
 	}
-	return refs, nil
+	return ptrs, nil
 }
 
-// ReadCatalog reads the catalogue whose first page is at addr, in a file
-// whose allocator end is end, and returns it with its pages.
-func ReadCatalog(s mmapfile.Storage, addr, end int64) (*Catalog, []page.Ref, error) {
+// ReadCatalog reads the catalogue whose first page is first (the zero
+// Ptr for none), in a file whose allocator end is end, and returns it
+// with its pages.
+func ReadCatalog(s mmapfile.Storage, first page.Ptr, end int64) (*Catalog, []page.Ptr, error) {
 	var blob []byte
-	var refs []page.Ref
+	var refs []page.Ptr
 	seen := map[int64]bool{}
-	for addr != 0 {
-		if seen[addr] {
-			return nil, refs, &page.CorruptError{Page: addr, Reason: "the catalogue's chain loops"}
+	for r := first; r.Ref != (page.Ref{}); {
+		if seen[r.Addr] {
+			return nil, refs, &page.CorruptError{Page: r.Addr, Reason: "the catalogue's chain loops"}
 		}
-		seen[addr] = true
-		h, p, err := page.Read(s, addr)
+		seen[r.Addr] = true
+		if !r.Within(end) {
+			return nil, refs, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a catalogue page of %d bytes outside the allocated pages up to %d", r.Bytes(), end)}
+		}
+		h, p, err := page.ReadPtr(s, r)
 		if err != nil {
 			return nil, refs, err
 		}
-		r := page.Ref{Addr: addr, Exp: h.Exp}
-		if h.Type != page.TypeCatalog || len(p) < catalogLink || !r.Within(end) {
-			return nil, refs, &page.CorruptError{Page: addr, Reason: fmt.Sprintf("a %v page where the catalogue belongs", h.Type)}
+		if h.Type != page.TypeCatalog || len(p) < catalogLink {
+			return nil, refs, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page where the catalogue belongs", h.Type)}
 		}
 		refs = append(refs, r)
 		blob = append(blob, p[catalogLink:]...)
-		addr = int64(binary.LittleEndian.Uint64(p))
+		r = page.Ptr{Ref: page.Unpack(int64(binary.LittleEndian.Uint64(p))), Sum: binary.LittleEndian.Uint32(p[8:])}
 	}
 	if len(refs) == 0 {
 		return &Catalog{NextSegment: 1}, nil, nil
@@ -139,10 +149,22 @@ func decodeCatalog(b []byte, end int64) (*Catalog, error) {
 	ref := func() (page.Ref, error) {
 		v, err := u64()
 		r := page.Unpack(int64(v))
-		if err == nil && (r.Exp < page.MinExp || !r.Within(end)) {
+		if err == nil && !r.Within(end) {
 			err = fmt.Errorf("page %d of exponent %d outside the file's %d bytes", r.Addr, r.Exp, end)
 		}
 		return r, err
+	}
+	ptr := func() (page.Ptr, error) {
+		r, err := ref()
+		if err != nil {
+			return page.Ptr{}, err
+		}
+		if len(b) < 4 {
+			return page.Ptr{}, bad
+		}
+		sum := binary.LittleEndian.Uint32(b)
+		b = b[4:]
+		return page.Ptr{Ref: r, Sum: sum}, nil
 	}
 	if len(b) < 4 || binary.LittleEndian.Uint32(b) != catalogVersion {
 		return nil, fmt.Errorf("unknown version")
@@ -179,11 +201,11 @@ func decodeCatalog(b []byte, end int64) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		if np > uint64(len(b))/8 {
+		if np > uint64(len(b))/12 {
 			return nil, bad
 		}
 		for range np {
-			r, err := ref()
+			r, err := ptr()
 			if err != nil {
 				return nil, err
 			}

@@ -34,9 +34,10 @@ const MaxRecordBytes = page.MaxBytes - page.HeaderSize
 
 // Slot is one record slot of an address page.
 type Slot struct {
-	// Data is the record's data page, the zero Ref if the slot holds no
-	// record or its content is Pending.
-	Data page.Ref
+	// Data is the record's data page, with the checksum it was written
+	// with; the zero Ptr if the slot holds no record or its content is
+	// Pending.
+	Data page.Ptr
 	// Version counts the changes of the slot: every insert, update and
 	// delete adds one. Zero is a slot never used.
 	Version uint32
@@ -55,13 +56,13 @@ func EncodeAddress(seg, index uint64, slots *[SlotsPerPage]Slot) []byte {
 	for i := range slots {
 		s := &slots[i]
 		var ref int64
-		var flags uint32
+		var sum uint32
 		if s.Live {
-			ref, flags = s.Data.Pack(), 1
+			ref, sum = s.Data.Pack(), s.Data.Sum
 		}
 		b = binary.LittleEndian.AppendUint64(b, uint64(ref))
 		b = binary.LittleEndian.AppendUint32(b, s.Version)
-		b = binary.LittleEndian.AppendUint32(b, flags)
+		b = binary.LittleEndian.AppendUint32(b, sum)
 	}
 	return b
 }
@@ -69,12 +70,12 @@ func EncodeAddress(seg, index uint64, slots *[SlotsPerPage]Slot) []byte {
 // ReadAddress reads and checks address page r of segment seg, the
 // index-th of its pages, into slots. Every live slot must point at a page
 // inside the allocated part of the file, whose allocator end is end.
-func ReadAddress(s mmapfile.Storage, r page.Ref, seg, index uint64, end int64, slots *[SlotsPerPage]Slot) error {
-	h, p, err := page.Read(s, r.Addr)
+func ReadAddress(s mmapfile.Storage, r page.Ptr, seg, index uint64, end int64, slots *[SlotsPerPage]Slot) error {
+	h, p, err := page.ReadPtr(s, r)
 	if err != nil {
 		return err
 	}
-	if h.Type != page.TypeAddress || h.Exp != r.Exp || len(p) != addrHead+SlotsPerPage*slotBytes {
+	if h.Type != page.TypeAddress || len(p) != addrHead+SlotsPerPage*slotBytes {
 		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of %d bytes where address page %d of segment %d belongs", h.Type, h.Bytes(), index, seg)}
 	}
 	if gs, gi := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:]); gs != seg || gi != index {
@@ -84,15 +85,15 @@ func ReadAddress(s mmapfile.Storage, r page.Ref, seg, index uint64, end int64, s
 	for i := range slots {
 		ref := page.Unpack(int64(binary.LittleEndian.Uint64(p)))
 		ver := binary.LittleEndian.Uint32(p[8:])
-		flags := binary.LittleEndian.Uint32(p[12:])
+		sum := binary.LittleEndian.Uint32(p[12:])
 		p = p[slotBytes:]
 		switch {
-		case flags == 0 && ref == (page.Ref{}):
+		case ref == (page.Ref{}) && sum == 0:
 			slots[i] = Slot{Version: ver}
-		case flags == 1 && ref.Exp >= page.MinExp && ref.Within(end) && ver > 0:
-			slots[i] = Slot{Data: ref, Version: ver, Live: true}
+		case ref.Within(end) && ver > 0:
+			slots[i] = Slot{Data: page.Ptr{Ref: ref, Sum: sum}, Version: ver, Live: true}
 		default:
-			return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("slot %d: page %d of exponent %d, version %d, flags %#x", i, ref.Addr, ref.Exp, ver, flags)}
+			return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("slot %d: page %d of exponent %d, version %d, checksum %#x", i, ref.Addr, ref.Exp, ver, sum)}
 		}
 	}
 	return nil
@@ -103,25 +104,29 @@ func ReadAddress(s mmapfile.Storage, r page.Ref, seg, index uint64, end int64, s
 func DataExp(n int) (uint8, bool) { return page.ExpFor(n) }
 
 // ReadData returns a copy of the record on data page r.
-func ReadData(s mmapfile.Storage, r page.Ref) ([]byte, error) {
-	h, p, err := page.Read(s, r.Addr)
+func ReadData(s mmapfile.Storage, r page.Ptr) ([]byte, error) {
+	p, err := data(s, r)
 	if err != nil {
 		return nil, err
-	}
-	if h.Type != page.TypeData || h.Exp != r.Exp {
-		return nil, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of exponent %d where a data page of exponent %d belongs", h.Type, h.Exp, r.Exp)}
 	}
 	return append(make([]byte, 0, len(p)), p...), nil
 }
 
-// CheckData checks that r is a data page, without copying it.
-func CheckData(s mmapfile.Storage, r page.Ref) error {
-	h, _, err := page.Read(s, r.Addr)
+// CheckData checks that r is the data page its slot expects, without
+// copying it.
+func CheckData(s mmapfile.Storage, r page.Ptr) error {
+	_, err := data(s, r)
+	return err
+}
+
+// data returns the payload of data page r, borrowed.
+func data(s mmapfile.Storage, r page.Ptr) ([]byte, error) {
+	h, p, err := page.ReadPtr(s, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if h.Type != page.TypeData || h.Exp != r.Exp {
-		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of exponent %d where a data page of exponent %d belongs", h.Type, h.Exp, r.Exp)}
+	if h.Type != page.TypeData {
+		return nil, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page where a data page belongs", h.Type)}
 	}
-	return nil
+	return p, nil
 }
