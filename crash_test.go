@@ -256,3 +256,66 @@ func openAndRead(img []byte) (map[string]map[persy.RecordID]string, error) {
 	}
 	return got, db.Check()
 }
+
+// TestCrashWhileFormattingLeavesNothingOrADatabase: a crash at any point
+// of formatting an empty storage, with any image the paranoid profile
+// allows there (torn sectors holding garbage, a grown size kept or lost,
+// garbage in an extension never written), leaves no file or a storage
+// that OpenStorage opens or formats again: never an error that leaves
+// the caller stuck.
+func TestCrashWhileFormattingLeavesNothingOrADatabase(t *testing.T) {
+	images := 0
+	for at := 0; ; at++ {
+		n := 0
+		disk := diskmodel.New(diskmodel.Options{Profile: diskmodel.Paranoid, Yield: func(*diskmodel.Disk, diskmodel.Op) error {
+			if n == at {
+				return diskmodel.ErrCrashed
+			}
+			n++
+			return nil
+		}})
+		db, err := persy.OpenStorage(disk, persy.Options{ManualSync: true})
+		if !disk.Crashed() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			break
+		}
+		for seed := range uint64(40) {
+			var ch diskmodel.Chooser = diskmodel.Seeded(seed)
+			switch seed {
+			case 0:
+				ch = lostUnsynced
+			case 1:
+				ch = diskmodel.Func(func(_ string, n int) int { return n - 1 })
+			}
+			img, err := disk.CrashImage(ch, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !img.Exists {
+				continue
+			}
+			images++
+			d, err := diskmodel.FromImage(img, diskmodel.Options{Profile: diskmodel.Paranoid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := persy.OpenStorage(d, persy.Options{ManualSync: true})
+			if err != nil {
+				t.Fatalf("crash at yield %d of formatting, image %d: %v", at, seed, err)
+			}
+			if err := db.Update(func(tx *persy.Tx) error { return tx.CreateSegment("s") }); err != nil {
+				t.Fatalf("crash at yield %d of formatting, image %d: a commit on the storage opened: %v", at, seed, err)
+			}
+			if err := db.Check(); err != nil {
+				t.Fatalf("crash at yield %d of formatting, image %d: %v", at, seed, err)
+			}
+			db.Close()
+		}
+	}
+	if images == 0 {
+		t.Fatal("no image of a storage cut short while formatting: the test did not run")
+	}
+}

@@ -92,18 +92,18 @@ type preparedTx struct {
 }
 
 // Create creates a new, empty database file at path, which must not
-// exist (the error then wraps fs.ErrExist), and closes it.
+// exist (the error then wraps fs.ErrExist), and closes it. The file
+// appears at path only whole: a crash while creating it leaves no file
+// there, never one that does not open.
 func Create(path string) error {
-	f, err := mmapfile.Create(path, mmapfile.Options{})
-	if err != nil {
-		return fmt.Errorf("persy: create %s: %w", path, err)
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("persy: create %s: %w", path, fs.ErrExist)
 	}
-	db, err := OpenStorage(f, Options{ManualSync: true})
-	if err != nil {
-		f.Close()
-		return err
+	linked, err := createAt(path, nil)
+	if err == nil && !linked {
+		err = fmt.Errorf("persy: create %s: %w", path, fs.ErrExist)
 	}
-	return db.Close()
+	return err
 }
 
 // Open opens the database file at path. Transactions recovery finds
@@ -130,19 +130,30 @@ func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, erro
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return db, err
 	}
+	if _, err := createAt(path, init); err != nil {
+		return nil, err
+	}
+	return Open(path, opts)
+}
+
+// createAt builds a database at path with init committed, under a
+// temporary name beside it, and links it into place unless a file is
+// there already; it reports whether its file is the one linked. The
+// directory is synced either way, so the file at path is durable.
+func createAt(path string, init func(tx *Tx) error) (linked bool, err error) {
 	removeStaleCreations(path)
 	// A name of this creation's own: a creation under way in another
 	// process keeps its file, and the file linked into place is ours.
 	tmp := fmt.Sprintf("%s%s%d-%d", path, creatingSuffix, os.Getpid(), creations.Add(1))
 	f, err := mmapfile.Create(tmp, mmapfile.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("persy: create %s: %w", path, err)
+		return false, fmt.Errorf("persy: create %s: %w", path, err)
 	}
 	ndb, err := OpenStorage(f, Options{ManualSync: true})
 	if err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return nil, err
+		return false, err
 	}
 	if init != nil {
 		err = ndb.Update(init)
@@ -153,18 +164,20 @@ func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, erro
 	if err == nil {
 		// Link, unlike rename, never replaces a file another process
 		// created at path meanwhile: that one wins.
-		if lerr := os.Link(tmp, path); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+		lerr := os.Link(tmp, path)
+		linked = lerr == nil
+		if lerr != nil && !errors.Is(lerr, fs.ErrExist) {
 			err = fmt.Errorf("persy: create %s: %w", path, lerr)
 		}
 	}
 	os.Remove(tmp)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("persy: create %s: %w", path, err)
+		return false, fmt.Errorf("persy: create %s: %w", path, err)
 	}
-	return Open(path, opts)
+	return linked, nil
 }
 
 // creatingSuffix, a process id and a count name the file a creation
@@ -236,10 +249,12 @@ func OpenMemory(opts Options) (*DB, error) {
 }
 
 // OpenStorage opens the database held in s, formatting it first if it is
-// empty, and decides prepared transactions as Open does. The DB owns s
-// and closes it.
+// empty, and decides prepared transactions as Open does. A storage
+// holding what a format cut short by a crash leaves (page.Unformatted:
+// at most page.FormatBytes and no valid page past the root slots, so
+// nothing committed) is formatted again. The DB owns s and closes it.
 func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
-	if s.Size() == 0 {
+	if s.Size() == 0 || page.Unformatted(s) {
 		db, err := create(s, opts)
 		if err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
 )
 
@@ -205,11 +206,18 @@ func decodeState(addr int64, p []byte) (State, error) {
 }
 
 // Format writes a new file's root page and first root state into s, which
-// must be empty, and makes them, the size and the file's creation durable
-// with Sync.
+// must be empty or Unformatted, and makes them, the size and the file's
+// creation durable with Sync.
 func Format(s mmapfile.Storage) (State, error) {
 	if s.Size() != 0 {
-		return State{}, fmt.Errorf("page: format a storage of %d bytes: it must be empty", s.Size())
+		if !Unformatted(s) {
+			return State{}, fmt.Errorf("page: format a storage of %d bytes: it must be empty, or hold what a format a crash cut short leaves", s.Size())
+		}
+		// What the earlier format left goes first: a torn root copy in
+		// the slot the next Store writes could be completed by it.
+		if err := s.WriteAt(make([]byte, min(s.Size(), FirstPage)), 0); err != nil {
+			return State{}, err
+		}
 	}
 	if err := s.Grow(FirstPage); err != nil {
 		return State{}, err
@@ -225,6 +233,38 @@ func Format(s mmapfile.Storage) (State, error) {
 		return State{}, err
 	}
 	return st, s.Sync()
+}
+
+// FormatBytes bounds what formatting a file and starting its journal
+// grow it to before anything is committed: the root page and slots,
+// then the journal's first page and its spares, 1+MaxJournalSpare pages
+// of an OS page, in the allocator's growth steps.
+const FormatBytes = FirstPage + (1+MaxJournalSpare)*mmapfile.PageBytes/GrowBytes*GrowBytes + GrowBytes
+
+// Unformatted reports whether s holds what a format that a crash cut
+// short may leave, and nothing else: at most FormatBytes, no valid root
+// state (the root page or every slot torn or unwritten) or only the first
+// generation, which Format stores and which names no journal yet, and no
+// valid page past the root slots. Such a storage holds nothing a caller
+// committed: a database's first commit writes a journal page past the
+// slots. Formatting it again loses nothing.
+func Unformatted(s mmapfile.Storage) bool {
+	if mutant.On(mutant.FormatNotAtomic) {
+		return false
+	}
+	size := s.Size()
+	if size == 0 || size > FormatBytes {
+		return false
+	}
+	if st, err := Load(s); err == nil && (st.Gen > 1 || st.JournalHead != 0) {
+		return false
+	}
+	for addr := int64(FirstPage); addr+HeaderSize <= size; addr += MinBytes {
+		if _, _, err := Read(s, addr); err == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Load checks the root page of s and returns the newest valid root state.
