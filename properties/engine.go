@@ -403,6 +403,14 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 			if k == 3 {
 				o.kind = "delete"
 				err = tx.Delete(seg, o.id)
+				if err == nil && slices.ContainsFunc(ops, func(p mop) bool { return p.kind == "insert" && p.seg == seg && p.id == o.id }) {
+					// A record inserted and deleted in one transaction
+					// leaves nothing, not even a change of its segment,
+					// which another transaction may drop meanwhile.
+					ops = slices.DeleteFunc(ops, func(p mop) bool { return p.seg == seg && p.id == o.id && p.kind != "create" && p.kind != "drop" })
+					view.apply([]mop{o})
+					continue
+				}
 			} else {
 				o.data = data()
 				err = tx.Update(seg, o.id, []byte(o.data))
@@ -536,9 +544,9 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 		switch {
 		case r.Damaged && (errors.As(err, &ce) || errors.Is(err, persy.ErrNotPersyFile) || errors.Is(err, persy.ErrFormatVersion)):
 			return nil // I11: the damage is detected
-		case !w.created && (errors.Is(err, persy.ErrNotPersyFile) || errors.As(err, &ce)):
-			return nil // the crash cut the creation short
 		}
+		// A crash that cut the format short leaves nothing or a storage
+		// OpenStorage formats again: never one the caller is stuck with.
 		return fmt.Errorf("recovery: %w", err)
 	}
 	if !w.created {
