@@ -561,6 +561,17 @@ func lost(s mmapfile.Storage, st page.State, t Tail) error {
 			return &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page of sequence %d is lost: a misdirected write put the page that belongs at %d at %d", t.NextSeq, own, base+a)}
 		}
 	}
+	// A whole page where the next one goes, written after the root
+	// state was (a journal page of a later sequence number, another page
+	// under a later root generation), shows that a newer root state was
+	// durable and is lost: no crash leaves one there, since the journal
+	// writes that address with sequence NextSeq first and nothing else
+	// reuses it before a newer root state frees it.
+	if h, _, err := page.Read(s, t.Next); err == nil {
+		if h.Type == page.TypeJournal && h.Seq > t.NextSeq || h.Type != page.TypeJournal && h.Seq > st.Gen {
+			return &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("where journal page of sequence %d goes, a %v page of sequence %d written after root state %d: a newer root state is lost", t.NextSeq, h.Type, h.Seq, st.Gen)}
+		}
+	}
 	witness, claim := "the root state", st.JournalDurable
 	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
 		h, p, err := page.Read(s, sp)

@@ -649,7 +649,7 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 type noMedia struct{ inner diskmodel.Chooser }
 
 func (c noMedia) Choose(label string, n int) int {
-	if label == diskmodel.LabelBitFlip || label == diskmodel.LabelMisdirect {
+	if diskmodel.IsMediaFault(label) {
 		return 0
 	}
 	return c.inner.Choose(label, n)

@@ -14,6 +14,7 @@ type policy struct {
 	extendGarbage    bool
 	flipBit          bool // flip one bit in the middle of the file
 	misdirect        bool // the last page's write lands on the first
+	lostWrite        bool // the last page a barrier changed keeps its older version
 }
 
 func (p policy) Choose(label string, n int) int {
@@ -39,6 +40,10 @@ func (p policy) Choose(label string, n int) int {
 	case diskmodel.LabelMisdirect:
 		return b(p.misdirect)
 	case diskmodel.LabelMisdirectFrom:
+		return n - 1
+	case diskmodel.LabelLostWrite:
+		return b(p.lostWrite)
+	case diskmodel.LabelLostPage:
 		return n - 1
 	}
 	return 0
@@ -69,9 +74,9 @@ func policies(p diskmodel.Profile) []diskmodel.Chooser {
 	}
 	if p.Media {
 		for _, q := range []policy{all, {created: true}} {
-			flip, mis := q, q
-			flip.flipBit, mis.misdirect = true, true
-			out = append(out, flip, mis)
+			flip, mis, lost := q, q, q
+			flip.flipBit, mis.misdirect, lost.lostWrite = true, true, true
+			out = append(out, flip, mis, lost)
 		}
 	}
 	return out

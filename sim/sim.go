@@ -248,7 +248,7 @@ type damageWatch struct {
 
 func (w *damageWatch) Choose(label string, n int) int {
 	v := w.inner.Choose(label, n)
-	if (label == diskmodel.LabelBitFlip || label == diskmodel.LabelMisdirect) && v == 1 {
+	if diskmodel.IsMediaFault(label) && v == 1 {
 		w.damaged = true
 	}
 	return v

@@ -56,6 +56,7 @@ const (
 	OpSyncRange
 	OpSync
 	OpClose
+	OpPowerCut
 )
 
 func (k OpKind) String() string {
@@ -70,6 +71,8 @@ func (k OpKind) String() string {
 		return "sync"
 	case OpClose:
 		return "close"
+	case OpPowerCut:
+		return "powercut"
 	}
 	return fmt.Sprintf("op%d", uint8(k))
 }
@@ -136,6 +139,7 @@ type Disk struct {
 	dSize    int64  // durable size
 	sizes    []int64
 	hist     [][][]byte // per unit: versions written since its last barrier
+	prior    [][]byte   // per unit: its durable version before its last barrier changed it, for lost writes
 	backed   []bool     // per unit: some version of it reached the disk
 	took     []bool     // per unit, while an image is made: a newer version taken
 	dirty    []int      // units with a history
@@ -304,6 +308,7 @@ func (d *Disk) growLocked(size int64) {
 	d.durable = append(d.durable, make([]byte, whole-int64(len(d.durable)))...)
 	units := int(whole) / d.unit
 	d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
+	d.prior = append(d.prior, make([][]byte, units-len(d.prior))...)
 	d.backed = append(d.backed, make([]bool, units-len(d.backed))...)
 	d.took = append(d.took, make([]bool, units-len(d.took))...)
 	d.size = size
@@ -443,7 +448,11 @@ func (d *Disk) persistLocked(lo, hi int) {
 			kept = append(kept, u)
 			continue
 		}
-		copy(d.durable[u*d.unit:(u+1)*d.unit], d.shadow[u*d.unit:(u+1)*d.unit])
+		old, cur := d.durable[u*d.unit:(u+1)*d.unit], d.shadow[u*d.unit:(u+1)*d.unit]
+		if d.o.Profile.Media && !bytes.Equal(old, cur) {
+			d.prior[u] = append(d.prior[u][:0], old...)
+		}
+		copy(old, cur)
 		d.backed[u] = true
 		d.c.HistoryBytes -= int64(len(d.hist[u]) * d.unit)
 		d.hist[u] = nil
@@ -477,6 +486,45 @@ func (d *Disk) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
+	return nil
+}
+
+// PowerCut cuts the power and boots the machine again on the same disk:
+// the disk takes a crash image ch decides (as CrashImage does, but with
+// no media fault: a power loss, not a damaged device) as its durable and
+// live content, and the next process goes on from there, with the same
+// Yield hook and counters. Every view taken before reads what it read;
+// the handles of the process that lost power must not be used again.
+// PowerCut is a yield point, so a crash may come first.
+func (d *Disk) PowerCut(ch Chooser) error {
+	if err := d.yield(OpPowerCut, 0, 0, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.crashed {
+		return ErrCrashed
+	}
+	img, err := d.crashImageLocked(ch, nil, false)
+	if err != nil {
+		return err
+	}
+	data := img.Data
+	if !img.Exists {
+		data = nil
+	}
+	d.live = live{}
+	d.shadow, d.durable, d.hist, d.prior, d.backed, d.took = nil, nil, nil, nil, nil, nil
+	d.dirty, d.sorted, d.size = nil, true, 0
+	d.growLocked(int64(len(data)))
+	d.live.write(data, 0)
+	copy(d.shadow, data)
+	copy(d.durable, data)
+	for u := range d.backed {
+		d.backed[u] = true
+	}
+	d.dSize, d.sizes, d.created = d.size, nil, img.Exists
+	d.poisoned, d.closed, d.bypass, d.scanned = nil, false, nil, 0
 	return nil
 }
 

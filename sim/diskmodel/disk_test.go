@@ -279,6 +279,18 @@ func TestMediaFaults(t *testing.T) {
 	if none := image(t, d, script(map[string]int{"misdirect": 1, "misdirectFrom": 2, "misdirectTo": 0})).Data; !bytes.Equal(none, d.Bytes(0, len(none))) {
 		t.Fatal("a misdirected write with nothing unsynced")
 	}
+	// A lost write: a barrier covered page 2's second version, yet the
+	// page keeps its first; page 3, never changed by a barrier, has no
+	// older version to keep.
+	must(t, d.WriteAt(bytes.Repeat([]byte{8}, page), 2*page))
+	must(t, d.SyncRange(2*page, page))
+	lost := image(t, d, script(map[string]int{"lostWrite": 1, "lostPage": -1})).Data
+	if lost[2*page] != 7 || !bytes.Equal(lost[:2*page], d.Bytes(0, 2*page)) || !bytes.Equal(lost[3*page:], d.Bytes(3*page, page)) {
+		t.Fatalf("lost write: page 2 starts %d (want the 7 written before the last barrier), or another page changed", lost[2*page])
+	}
+	if img := image(t, d, always(false)).Data; img[2*page] != 8 {
+		t.Fatal("a page a barrier covered lost its write with no media fault asked")
+	}
 }
 
 func bitsDiffer(a, b []byte) int {

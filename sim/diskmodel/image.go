@@ -27,7 +27,16 @@ const (
 	LabelMisdirect     = "misdirect"     // media, with no bit flipped: 2: no misdirected page write (0) or one (1)
 	LabelMisdirectFrom = "misdirectFrom" // media: the page whose write went astray, among those with unsynced writes
 	LabelMisdirectTo   = "misdirectTo"   // media: where it landed, skipping from
+	LabelLostWrite     = "lostWrite"     // media, with no bit flipped and no write misdirected: 2: no lost write (0) or one (1)
+	LabelLostPage      = "lostPage"      // media: the page whose last barrier-covered write is lost, among those with one
 )
+
+// IsMediaFault reports whether a decision labelled label, answered 1,
+// puts a media fault in an image: a flipped bit, a misdirected or a lost
+// write.
+func IsMediaFault(label string) bool {
+	return label == LabelBitFlip || label == LabelMisdirect || label == LabelLostWrite
+}
 
 // What a crash does to one page holding unsynced units: the values of a
 // LabelPage decision.
@@ -50,6 +59,12 @@ const (
 func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.crashImageLocked(ch, buf, true)
+}
+
+// crashImageLocked is CrashImage, under d.mu, with the profile's media
+// faults only if media is set.
+func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, error) {
 	ch = clamped{ch}
 	if err := d.checkBypassLocked(); err != nil {
 		return nil, err
@@ -136,14 +151,14 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 	for _, u := range d.dirty {
 		d.took[u] = false
 	}
-	if p.Media && size > 0 {
+	if media && p.Media && size > 0 {
 		d.mediaFaults(ch, data)
 	}
 	return &Image{Exists: true, Data: data}, nil
 }
 
-// mediaFaults applies at most one media fault: a flipped bit or a
-// misdirected page write, which the engine must detect. A misdirected
+// mediaFaults applies at most one media fault: a flipped bit, a
+// misdirected page write or a lost one, which the engine must detect. A misdirected
 // write is the write-back of a page with unsynced writes, its latest
 // content, landing on another page while its own keeps what it held: a
 // page nothing wrote since its last barrier is never written back, so its
@@ -179,6 +194,25 @@ func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 		src := d.shadow[from*mmapfile.PageBytes : (from+1)*mmapfile.PageBytes]
 		dst := data[to*mmapfile.PageBytes : min((to+1)*mmapfile.PageBytes, len(data))]
 		copy(dst, src)
+		return
+	}
+	// A lost write: a page keeps what it held before the last barrier
+	// that covered it, although the barrier returned (a device that
+	// acknowledged a write and dropped it). The page reads as a stale
+	// version of itself, valid in every check that looks only at it.
+	var stale []int // pages with a unit a barrier changed, in order
+	for u, old := range d.prior {
+		if p := u / unitsPerPage; old != nil && p < pages && (len(stale) == 0 || stale[len(stale)-1] != p) {
+			stale = append(stale, p)
+		}
+	}
+	if len(stale) > 0 && ch.Choose(LabelLostWrite, 2) == 1 {
+		p := stale[ch.Choose(LabelLostPage, len(stale))]
+		for u := p * unitsPerPage; u < (p+1)*unitsPerPage; u++ {
+			if old := d.prior[u]; old != nil && u*d.unit < len(data) {
+				copy(data[u*d.unit:min((u+1)*d.unit, len(data))], old)
+			}
+		}
 	}
 }
 

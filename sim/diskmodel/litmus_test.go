@@ -86,6 +86,24 @@ func TestLitmusCrashStatesAllowed(t *testing.T) {
 				must(t, err)
 				o.check(t, p, img)
 			},
+			"PowerCut": func(t *rapid.T) {
+				// The machine boots on a crash image and goes on: what
+				// it holds is an allowed image, and from then on the
+				// only durable state.
+				must(t, d.PowerCut(diskmodel.Rapid(t)))
+				exists := d.Size() > 0 || o.syncedAt >= 0 // an empty file may have vanished
+				img := &diskmodel.Image{Exists: exists, Data: slices.Clone(d.Bytes(0, int(d.Size())))}
+				if exists {
+					o.check(t, p, img)
+				}
+				o.snaps, o.since, o.syncedAt, o.syncRange = [][]byte{img.Data}, nil, -1, nil
+				for len(o.since)*page < len(img.Data) {
+					o.since = append(o.since, 0)
+				}
+				if exists {
+					o.syncedAt = 0
+				}
+			},
 		})
 	})
 }
