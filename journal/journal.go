@@ -172,6 +172,7 @@ func (w *Writer) scrubReused(nextSeq uint64) error {
 		if !claimsSeq(w.s.Bytes(addr, page.HeaderSize), nextSeq) {
 			continue
 		}
+
 		if err := w.s.WriteAt(zeros, addr); err != nil {
 			return err
 		}
@@ -479,8 +480,12 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 			}
 		case len(partial) > 0 && lsn == partLSN && first == 0:
 			// The writer resumed after a crash that cut this entry:
-			// drop it and read on.
+			// drop it and read on, the pages before holding nothing
+			// of the stream past it.
 			partial = partial[:0]
+			if !mutant.On(mutant.CutEntryUnclipped) {
+				clip(t.pages, partLSN)
+			}
 		default:
 			return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page starts at LSN %d, want %d", lsn, expected)}
 		}
@@ -527,19 +532,25 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 	t.EndLSN = expected
 	if len(partial) > 0 {
 		t.Cut, t.EndLSN = true, partLSN
-		// A resumed writer writes the stream again from the cut entry:
-		// the bytes past it, in the pages read, are no longer the
-		// journal's, and a page holding only such bytes holds nothing a
-		// trim past the cut must keep.
-		for i := range t.pages {
-			p := &t.pages[i]
-			p.lsn, p.end = min(p.lsn, partLSN), min(p.end, partLSN)
-		}
+		clip(t.pages, partLSN)
 	}
 	if err := lost(s, st, t); err != nil {
 		return t, err
 	}
 	return t, nil
+}
+
+// clip ends the stream ranges of pages at cut, the LSN of an entry a
+// crash cut short: a resumed writer writes the stream again from there,
+// so the bytes past it in those pages are no longer the journal's, and a
+// page holding only such bytes holds nothing a trim past the cut must
+// keep. Left unclipped, such a page could become the head after a trim,
+// and it starts no entry.
+func clip(pages []written, cut uint64) {
+	for i := range pages {
+		p := &pages[i]
+		p.lsn, p.end = min(p.lsn, cut), min(p.end, cut)
+	}
 }
 
 // lost returns a *page.CorruptError if the OS page holding the page a

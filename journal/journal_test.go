@@ -503,3 +503,48 @@ func TestResumedWriterNeverRevivesATornPage(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimAfterReadingPastAResumedCut: as TestTrimAfterResumingACutEntry,
+// but the read that follows goes on past the resumed page, so the cut is
+// in the middle of the journal, not at its end: the pages holding the
+// abandoned entry must still hold nothing a trim past the cut keeps, or a
+// later trim makes one of them, which starts no entry, the head.
+func TestTrimAfterReadingPastAResumedCut(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
+	must(t, err)
+	must(t, f.w.Flush())
+	_, err = f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 12000)}) // four pages
+	must(t, err)
+	must(t, f.w.Write())
+	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp), lastPage(t, f.s)))
+	_, tail := readAll(t, f.s)
+	st, err := page.Load(f.s)
+	must(t, err)
+	w, err := journal.Open(f.s, page.NewAllocator(f.s, st), st, tail, nil)
+	must(t, err)
+	_, err = w.Append(journal.Entry{Kind: journal.KindRollback, Tx: 1})
+	must(t, err)
+	must(t, w.Flush())
+	// A crash before any root state is stored: the next read starts at
+	// the same head and reads past the resumed page.
+	_, tail = readAll(t, f.s)
+	st, err = page.Load(f.s)
+	must(t, err)
+	a := page.NewAllocator(f.s, st)
+	w, err = journal.Open(f.s, a, st, tail, nil)
+	must(t, err)
+	for i := range 60 {
+		_, err := w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: uint64(i + 2), Data: bytes.Repeat([]byte{byte(i)}, 200)})
+		must(t, err)
+		must(t, w.Flush())
+		must(t, w.Trim(w.End()))
+		must(t, a.Commit(w.Fill))
+		w.Committed()
+		st, err := page.Load(f.s)
+		must(t, err)
+		if _, err := journal.Read(f.s, st, func(uint64, journal.Entry) error { return nil }); err != nil {
+			t.Fatalf("after %d trims past the resumed cut: %v", i+1, err)
+		}
+	}
+}

@@ -42,8 +42,11 @@ type directory struct {
 	owned []ownedPage
 }
 
+// ownedPage is a page the directory owns, with the checksum it was
+// written with, as every link to a page holds one (page.Ptr): a page
+// holding an older write of itself is detected, not read as data.
 type ownedPage struct {
-	page.Ref
+	page.Ptr
 	content byte
 }
 
@@ -55,7 +58,8 @@ func (d directory) encode() []byte {
 	b := append([]byte(nil), dirMagic...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(d.owned)))
 	for _, o := range d.owned {
-		b = binary.LittleEndian.AppendUint64(b, uint64(o.Addr)|uint64(o.Exp))
+		b = binary.LittleEndian.AppendUint64(b, uint64(o.Pack()))
+		b = binary.LittleEndian.AppendUint32(b, o.Sum)
 		b = append(b, o.content)
 	}
 	return b
@@ -69,15 +73,13 @@ func decodeDirectory(p []byte) (directory, error) {
 	p = p[len(dirMagic):]
 	no := int(binary.LittleEndian.Uint32(p))
 	p = p[4:]
-	if len(p) != no*9 {
+	if len(p) != no*13 {
 		return d, fmt.Errorf("a directory of %d owned pages in %d bytes", no, len(p))
 	}
-	ref := func(v uint64) page.Ref {
-		return page.Ref{Addr: int64(v &^ (page.MinBytes - 1)), Exp: uint8(v & (page.MinBytes - 1))}
-	}
 	for range no {
-		d.owned = append(d.owned, ownedPage{ref(binary.LittleEndian.Uint64(p)), p[8]})
-		p = p[9:]
+		r := page.Ptr{Ref: page.Unpack(int64(binary.LittleEndian.Uint64(p))), Sum: binary.LittleEndian.Uint32(p[8:])}
+		d.owned = append(d.owned, ownedPage{r, p[12]})
+		p = p[13:]
 	}
 	return d, nil
 }
@@ -101,8 +103,8 @@ func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		buf    = make([]byte, 1<<dirExp)
 		next   byte
 	)
-	write := func(r page.Ref, payload []byte) error {
-		return page.Write(s, buf[:r.Bytes()], page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr, Seq: w.last + 1}, payload)
+	write := func(r page.Ref, payload []byte) (page.Ptr, error) {
+		return page.WritePtr(s, buf[:r.Bytes()], page.Header{Exp: r.Exp, Type: page.TypeData, Addr: r.Addr, Seq: w.last + 1}, payload)
 	}
 	// own allocates a page of size exponent exp, writes it and owns it.
 	own := func(exp uint8) error {
@@ -111,10 +113,11 @@ func (w *allocWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			return err
 		}
 		next++
-		if err := write(r, []byte{next}); err != nil {
+		ptr, err := write(r, []byte{next})
+		if err != nil {
 			return err
 		}
-		owned = append(owned, ownedPage{r, next})
+		owned = append(owned, ownedPage{ptr, next})
 		return nil
 	}
 	for range 1 + ch.Choose("rounds", 6) {
@@ -229,7 +232,7 @@ func (w *allocWorkload) check(rb sim.Reboot) error {
 		return fmt.Errorf("%w: generation %d's directory reads %v, was written %v", errWrongData, st.Gen, got, want)
 	}
 	for _, o := range got.owned {
-		_, p, err := page.Read(s, o.Addr)
+		_, p, err := page.ReadPtr(s, o.Ptr)
 		if err != nil {
 			return fmt.Errorf("owned page: %w", err)
 		}

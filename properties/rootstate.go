@@ -15,7 +15,7 @@ import (
 
 // Workloads lists the crash properties.
 func Workloads() []sim.Workload {
-	return []sim.Workload{RootState(), Allocator(), Journal(), Engine()}
+	return []sim.Workload{RootState(), Allocator(), Journal(), Engine(), EngineChain()}
 }
 
 // RootState formats a file and stores root states one generation after

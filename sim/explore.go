@@ -112,11 +112,17 @@ func (e *explorer) prop(t *rapid.T) {
 // strategy, checks every image of its policies, stopping at the first
 // failure.
 func (e *explorer) exhaustive(t *rapid.T) *Schedule {
-	return e.exhaustiveWith(diskmodel.Rapid(t))
+	offset := 0
+	if e.cfg.Strategy == Yields && e.cfg.Every > 1 {
+		offset = rapid.IntRange(0, e.cfg.Every-1).Draw(t, "yieldOffset")
+	}
+	return e.exhaustiveWith(diskmodel.Rapid(t), offset)
 }
 
-// exhaustiveWith is exhaustive with the run's decisions taken from ch.
-func (e *explorer) exhaustiveWith(ch diskmodel.Chooser) *Schedule {
+// exhaustiveWith is exhaustive with the run's decisions taken from ch,
+// the Yields strategy crashing at the yields offset past a multiple of
+// Every.
+func (e *explorer) exhaustiveWith(ch diskmodel.Chooser, offset int) *Schedule {
 	run := &diskmodel.Recorder{Inner: ch}
 	var fail *Schedule
 	afterBarrier := false
@@ -126,7 +132,7 @@ func (e *explorer) exhaustiveWith(ch diskmodel.Chooser) *Schedule {
 		case Barriers:
 			take = op.Kind.IsBarrier() || afterBarrier || op.Kind == endKind
 		case Yields:
-			take = op.Yield%int64(e.cfg.Every) == 0 || op.Kind == endKind
+			take = op.Yield%int64(e.cfg.Every) == int64(offset) || op.Kind == endKind
 		case Sweep:
 			take = op.Kind.IsBarrier() || op.Kind == endKind
 		}
@@ -364,8 +370,9 @@ func Regress(s *Schedule, w Workload) (*Schedule, error) {
 	}
 	for _, st := range []Strategy{Barriers, Yields, Sweep} {
 		e := &explorer{cfg: Config{Workload: w, Profile: profile, Strategy: st}.withDefaults(), policies: policies(profile)}
+		e.cfg.Every = 1 // a regression crashes at every yield
 		run := &diskmodel.Replay{Choices: s.Run}
-		if f := e.exhaustiveWith(run); f != nil {
+		if f := e.exhaustiveWith(run, 0); f != nil {
 			e.finish(f)
 			return f, nil
 		}

@@ -68,6 +68,11 @@ type Workload struct {
 	// deliberately missing: the runner's own test. For it a failure found
 	// is the expected outcome.
 	Broken bool
+	// Every, for a workload whose runs are long, makes the Yields
+	// strategy crash at every Every-th yield only, at an offset drawn
+	// for each run, so that runs together still reach every yield; zero
+	// means every yield. Config.Every, when set, overrides it.
+	Every int
 	// New starts a run.
 	New func() Program
 }
@@ -141,7 +146,7 @@ func (c Config) withDefaults() Config {
 		c.Strategy = Barriers
 	}
 	if c.Every <= 0 {
-		c.Every = 1
+		c.Every = max(c.Workload.Every, 1)
 	}
 	return c
 }

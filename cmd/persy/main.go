@@ -2,7 +2,7 @@
 // workloads it knows and prints what it explored and found; replay replays
 // the schedules a failure wrote:
 //
-//	persy sim [-checks N] [-seed S] [-workload RE] [-profile P,...] [-strategy S,...] [-out DIR]
+//	persy sim [-checks N] [-seed S] [-workload RE] [-profile P,...] [-strategy S,...] [-out DIR] [-failfast]
 //	persy replay FILE...
 //
 // A workload meant to be correct that fails, or one deliberately broken
@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/properties"
 	"github.com/gopersy/persy/sim"
 	"github.com/gopersy/persy/sim/demo"
@@ -65,6 +66,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	strategies := fs.String("strategy", "all", "comma-separated strategies, or all")
 	out := fs.String("out", ".persy-sim", "directory for the schedules and traces of failures")
 	replay := fs.Bool("replay", false, "replay the schedule files given as arguments")
+	failfast := fs.Bool("failfast", false, "stop after the first row that goes wrong")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,6 +104,8 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		path    string
 	}
 	var rows []row
+	start := time.Now()
+rows:
 	for _, w := range workloads() {
 		if !re.MatchString(w.Name) {
 			continue
@@ -122,6 +126,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 					}
 				}
 				rows = append(rows, r)
+				if *failfast && (rep.Minimal != nil) != w.Broken {
+					break rows
+				}
 			}
 		}
 	}
@@ -130,7 +137,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	fmt.Fprintf(stdout, "persy sim: %d runs per row, seed %d (rerun with -seed %d)\n\n", *checks, *seed, *seed)
+	fmt.Fprintf(stdout, "persy sim: %d runs per row, seed %d (rerun with -seed %d)\n", *checks, *seed, *seed)
+	if m := mutant.Active(); m != "" {
+		fmt.Fprintf(stdout, "seeded bug %s switched on: every correct workload should fail somewhere\n", m)
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tprofile\tstrategy\truns\tyields\tcrash states\tstates/s\tfailures\tverdict\t")
 	var runs, states, bad, dropped int64
@@ -172,7 +183,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stdout, "\n%d rows went wrong: a correct workload failed or a broken one was missed\n", bad)
+		fmt.Fprintf(stdout, "\n%d rows went wrong: a correct workload failed or a broken one was missed (after %s)\n", bad, time.Since(start).Round(time.Second))
 		return 1
 	}
 	verdict := "every correct workload clean"

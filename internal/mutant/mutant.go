@@ -24,6 +24,10 @@ const (
 	// ReferencesUnchecked reads a page a reference names without
 	// checking the checksum the reference expects there.
 	ReferencesUnchecked = "references-unchecked"
+	// CutEntryUnclipped keeps, when a journal read meets the page a
+	// writer resumed from an entry a crash cut short, the stream ranges
+	// of the pages before as they were, holding the abandoned bytes.
+	CutEntryUnclipped = "cut-entry-unclipped"
 	// FormatNotAtomic formats a storage in steps a crash can stop in
 	// between, leaving a file that is neither empty nor a database.
 	FormatNotAtomic = "format-not-atomic"
@@ -31,5 +35,5 @@ const (
 
 // All lists every seeded bug.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, FormatNotAtomic}
+	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic}
 }

@@ -171,15 +171,31 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 	}
 	d := New(o)
 	d.created = true
-	d.growLocked(int64(len(img.Data)))
-	d.live.write(img.Data, 0)
-	copy(d.shadow, img.Data)
-	copy(d.durable, img.Data)
-	for u := range (len(img.Data) + d.unit - 1) / d.unit {
+	d.load(img.Data)
+	return d, nil
+}
+
+// load makes data the disk's live and durable content, with no history:
+// what a machine boots on. The copies are made by append, which, unlike
+// make, does not clear memory it then overwrites: exploring reboots a disk
+// for every crash state, and clearing was most of its cost.
+func (d *Disk) load(data []byte) {
+	n := int64(len(data))
+	whole := roundUp(n, mmapfile.PageBytes)
+	padded := func() []byte {
+		b := append([]byte(nil), data...) // a copy, never data itself
+		return append(b, make([]byte, whole-n)...)
+	}
+	d.live = live{gens: [][]byte{padded()}}
+	d.shadow, d.durable = padded(), padded()
+	units := int(whole) / d.unit
+	d.hist, d.prior = make([][][]byte, units), make([][]byte, units)
+	d.backed, d.took = make([]bool, units), make([]bool, units)
+	for u := range d.backed {
 		d.backed[u] = true
 	}
-	d.dSize, d.sizes = d.size, nil
-	return d, nil
+	d.dirty, d.sorted = nil, true
+	d.size, d.dSize, d.sizes = n, n, nil
 }
 
 var errNotExist = fs.ErrNotExist
@@ -513,17 +529,8 @@ func (d *Disk) PowerCut(ch Chooser) error {
 	if !img.Exists {
 		data = nil
 	}
-	d.live = live{}
-	d.shadow, d.durable, d.hist, d.prior, d.backed, d.took = nil, nil, nil, nil, nil, nil
-	d.dirty, d.sorted, d.size = nil, true, 0
-	d.growLocked(int64(len(data)))
-	d.live.write(data, 0)
-	copy(d.shadow, data)
-	copy(d.durable, data)
-	for u := range d.backed {
-		d.backed[u] = true
-	}
-	d.dSize, d.sizes, d.created = d.size, nil, img.Exists
+	d.load(data)
+	d.created = img.Exists
 	d.poisoned, d.closed, d.bypass, d.scanned = nil, false, nil, 0
 	return nil
 }

@@ -1,0 +1,588 @@
+package properties
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	persy "github.com/gopersy/persy"
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/sim"
+	"github.com/gopersy/persy/sim/diskmodel"
+)
+
+// EngineChain runs the engine workload's transactions for longer, with
+// checkpoints often enough that journal pages and spares are freed and
+// reused, and cuts the power in the middle of what it is doing: a commit,
+// a prepare, a decision, a checkpoint, or a recovery itself. After each
+// power cut the machine boots on a crash image and recovers, deciding the
+// prepared transactions it finds through Recovery or Options.OnPrepared,
+// and the workload checks the recovered state before going on from it:
+// every acknowledged event is there and the state is the model after some
+// prefix of the events started (I1, I2, I3); no one-phase commit and no
+// transaction decided before the cut is offered as prepared (I3); Check
+// passes (I5). What that recovery discarded or rolled back leaves the
+// model, so a later recovery that brings any of it back, after more
+// commits and more power cuts, fails the same comparison (I4). The runner
+// crashes the run on top at its own points and checks as the engine
+// workload does.
+func EngineChain() sim.Workload {
+	return sim.Workload{
+		Name:        "engine-chain",
+		Description: "long engine runs reusing journal pages, cut by power losses mid-operation and inside recovery, each recovered, decided and checked before going on: nothing acknowledged lost, nothing discarded or rolled back ever back",
+		// A run reaches a few hundred yields: the yields strategy
+		// crashes at every fourth, at an offset drawn per run.
+		Every: 4,
+		New:   func() sim.Program { return &chainWorkload{} },
+	}
+}
+
+// maxCuts bounds the power cuts of one run.
+const maxCuts = 4
+
+type chainWorkload struct {
+	engineWorkload
+	ch     diskmodel.Chooser
+	m      model           // the model of what the run has committed
+	open   *persy.Prepared // the prepared transaction not yet decided
+	openTx int             // its index in txs
+	disk   *diskmodel.Disk
+	s      *cutter // the storage of the process now running
+	ckpt   int
+	cuts   int // power cuts so far
+	// cutArmed is set while a cut is due: the cutter cuts at its
+	// countdown.
+	cutArmed bool
+}
+
+// errPowerCut is what a process's storage returns, from the call at
+// which the power went and from every call after.
+var errPowerCut = errors.New("engine-chain: the power went")
+
+// cutter is one process's view of the disk: it cuts the power when its
+// countdown of barriers runs out, just before the barrier, when the
+// writes it would make durable are still the kernel's to lose or tear,
+// and after that answers every call with errPowerCut, as the handles of a
+// process that lost power would go.
+type cutter struct {
+	*diskmodel.Disk
+	w         *chainWorkload
+	countdown int // barriers left before the cut; -1 for none due
+	dead      bool
+}
+
+// barrier counts a barrier down and cuts the power when none is left.
+func (c *cutter) barrier() error {
+	if c.dead {
+		return errPowerCut
+	}
+	if c.countdown < 0 {
+		return nil
+	}
+	if c.countdown > 0 {
+		c.countdown--
+		return nil
+	}
+	c.dead = true
+	c.w.cutArmed = false
+	if err := c.Disk.PowerCut(&cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn}); err != nil {
+		return err
+	}
+	return errPowerCut
+}
+
+func (c *cutter) alive() error {
+	if c.dead {
+		return errPowerCut
+	}
+	return nil
+}
+
+func (c *cutter) Grow(size int64) error {
+	if err := c.alive(); err != nil {
+		return err
+	}
+	return c.Disk.Grow(size)
+}
+
+func (c *cutter) WriteAt(p []byte, off int64) error {
+	if err := c.alive(); err != nil {
+		return err
+	}
+	return c.Disk.WriteAt(p, off)
+}
+
+func (c *cutter) SyncRange(off, n int64) error {
+	if err := c.barrier(); err != nil {
+		return err
+	}
+	return c.Disk.SyncRange(off, n)
+}
+
+func (c *cutter) Sync() error {
+	if err := c.barrier(); err != nil {
+		return err
+	}
+	return c.Disk.Sync()
+}
+
+func (c *cutter) Close() error {
+	if c.dead {
+		return nil
+	}
+	return c.Disk.Close()
+}
+
+// cutImage decides the image a power cut leaves, page by page: each page
+// holding unsynced writes lost, written, or torn at a sector boundary,
+// its sectors before the boundary new and the rest old or the reverse.
+// Tears at one boundary are the images that complete a page torn before
+// with the sectors of another write; drawn sector by sector at random,
+// they would be rare.
+type cutImage struct {
+	ch      diskmodel.Chooser
+	garbage bool // the profile offers garbage as a unit's last choice
+	// For the page being decided, if torn: units before boundary are
+	// new when newFirst, old otherwise, and the rest the reverse.
+	torn, newFirst bool
+	boundary, unit int
+}
+
+func (c *cutImage) Choose(label string, n int) int {
+	switch label {
+	case diskmodel.LabelPage:
+		mode := c.ch.Choose("cutPage", 4)
+		c.torn, c.newFirst, c.unit = mode >= 2, mode == 2, 0
+		switch mode {
+		case 0:
+			return diskmodel.PageLost
+		case 1:
+			return diskmodel.PagePersisted
+		}
+		c.boundary = 1 + c.ch.Choose("cutBoundary", mmapfile.PageBytes/mmapfile.SectorBytes-1)
+		return diskmodel.PageMixed
+	case diskmodel.LabelUnit:
+		u := c.unit
+		c.unit++
+		if (u < c.boundary) != c.newFirst {
+			return 0 // its durable version
+		}
+		if c.garbage {
+			return n - 2 // its newest
+		}
+		return n - 1
+	}
+	return c.ch.Choose(label, n)
+}
+
+var _ mmapfile.Storage = (*cutter)(nil)
+
+func (w *chainWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	w.ch = ch
+	err := w.run(s)
+	if sim.IsInjected(err) && w.db != nil {
+		if perr := w.db.Update(func(tx *persy.Tx) error { return tx.CreateSegment("probe") }); perr == nil {
+			return fmt.Errorf("%w: I12: a commit was acknowledged after the storage failed: %v", errWorkload, err)
+		}
+	}
+	return sim.RunResult(err)
+}
+
+// process starts the storage of a new process on the disk.
+func (w *chainWorkload) process() *cutter {
+	w.s = &cutter{Disk: w.disk, w: w, countdown: -1}
+	return w.s
+}
+
+// maybeArm may make a power cut due, one time in one, within the next
+// within barriers.
+func (w *chainWorkload) maybeArm(label string, one, within int) {
+	if w.cutArmed || w.cuts >= maxCuts || w.ch.Choose(label, one) != 0 {
+		return
+	}
+	w.cutArmed = true
+	w.s.countdown = w.ch.Choose("cutAfter", within)
+}
+
+func (w *chainWorkload) run(s mmapfile.Storage) error {
+	d, ok := s.(*diskmodel.Disk)
+	if !ok {
+		return fmt.Errorf("%w: engine-chain runs on a simulated disk", errWorkload)
+	}
+	w.disk = d
+	// Small records more often than the engine workload: a journal page
+	// holding a small payload in its first sector is the one a tear can
+	// bring back whole. And records spanning three journal pages, whose
+	// entry a cut can leave in pages a resumed writer then passes.
+	w.sizes = []int{0, 9, 60, 300, 9000}
+	ch := w.ch
+	w.ckpt = []int{600, 4 << 10}[ch.Choose("checkpointBytes", 2)]
+	if err := w.copyIn(ch.Choose("churned", 4)); err != nil {
+		return err
+	}
+	db, err := persy.OpenStorage(w.process(), engineOptions(w.ckpt))
+	if err != nil {
+		return err
+	}
+	w.created, w.db = true, db
+	w.m = w.base.clone()
+	for round := range 12 + ch.Choose("rounds", 24) {
+		w.maybeArm("cut", 6, 12)
+		err := w.step(round)
+		if w.s.dead {
+			// The power went during the step, perhaps in a
+			// checkpoint after an acknowledged commit whose failure
+			// the commit does not report.
+			err = w.recoverAfterCut()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	w.s.countdown = -1 // the end is the runner's
+	if ch.Choose("close", 2) == 1 {
+		if err := w.db.Close(); err != nil {
+			return err
+		}
+		w.ack()
+	}
+	return nil
+}
+
+// step runs one action of the workload on w.db.
+func (w *chainWorkload) step(round int) error {
+	ch, db, m := w.ch, w.db, w.m
+	switch ch.Choose("action", 8) {
+	case 0, 1, 2: // a one-phase commit, with an id or none
+		bg := ch.Choose("background", 3) == 0
+		id := ""
+		if ch.Choose("commitID", 2) == 1 {
+			id = fmt.Sprintf("c%d", len(w.txs))
+		}
+		tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{ID: []byte(id), BackgroundSync: bg})
+		if err != nil {
+			return err
+		}
+		w.begin(evCommit, len(w.txs))
+		w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
+		if err := tx.Commit(); err != nil {
+			if expected(err) {
+				w.undo()
+				return nil
+			}
+			return err
+		}
+		m.apply(ops)
+		if !bg {
+			w.ack()
+		}
+	case 3: // a prepare
+		if w.open != nil {
+			return nil
+		}
+		id := fmt.Sprintf("p%d/commit", len(w.txs))
+		if ch.Choose("recoverDecision", 2) == 1 {
+			id = fmt.Sprintf("p%d/rollback", len(w.txs))
+		}
+		tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{ID: []byte(id)})
+		if err != nil {
+			return err
+		}
+		w.begin(evPrepare, len(w.txs))
+		w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
+		p, err := tx.Prepare()
+		if err != nil {
+			if expected(err) {
+				w.undo()
+				return nil
+			}
+			return err
+		}
+		w.ack()
+		w.open, w.openTx = p, len(w.txs)-1
+	case 4: // decide the prepared transaction
+		if w.open == nil {
+			return nil
+		}
+		commit := ch.Choose("decision", 2) == 0
+		kind := evDecideRollback
+		if commit {
+			kind = evDecideCommit
+		}
+		w.begin(kind, w.openTx)
+		p := w.open
+		w.open = nil
+		var err error
+		if commit {
+			err = p.Commit()
+		} else {
+			err = p.Rollback()
+		}
+		if err != nil {
+			return err
+		}
+		if commit {
+			m.apply(w.txs[w.openTx])
+		}
+		w.ack()
+	case 5:
+		if err := db.Checkpoint(); err != nil {
+			return err
+		}
+		w.ack()
+	case 6:
+		if err := db.Sync(); err != nil {
+			return err
+		}
+		w.ack()
+	case 7: // the process closes the file, or dies, and opens it again
+		if ch.Choose("kill", 2) == 1 {
+			if err := w.s.Close(); err != nil {
+				return err
+			}
+		} else {
+			if err := db.Close(); err != nil {
+				return err
+			}
+			w.ack()
+		}
+		if err := w.disk.Reopen(); err != nil {
+			return err
+		}
+		commit := w.open != nil && openCommits(w.ids[w.openTx])
+		if w.open != nil {
+			kind := evDecideRollback
+			if commit {
+				kind = evDecideCommit
+			}
+			w.begin(kind, w.openTx)
+		}
+		countdown := w.s.countdown
+		db, err := persy.OpenStorage(w.process(), engineOptions(w.ckpt))
+		w.s.countdown = countdown
+		if err != nil {
+			return err
+		}
+		w.db = db
+		if commit {
+			m.apply(w.txs[w.openTx])
+		}
+		w.open = nil
+		w.ack()
+	}
+	return nil
+}
+
+// copyIn starts the run, unless churn is 0, from a database that has
+// seen churn: built aside, on a disk of its own, by commits of records
+// large and small, updates, deletes and checkpoints enough to free
+// journal and data pages and hand them out again, then written into the
+// run's disk in one write and a Sync. So the run's journal writes land
+// from the start on reused pages holding older pages' bytes, which is
+// where a torn page and the write that reuses its address can combine;
+// a fresh file's pages are zeros, and reach that only after long runs.
+// The copy is not the engine's doing: nothing is checked until it is
+// durable.
+func (w *chainWorkload) copyIn(churn int) error {
+	if churn == 0 {
+		return nil
+	}
+	aside := diskmodel.New(diskmodel.Options{})
+	db, err := persy.OpenStorage(aside, engineOptions(600))
+	if err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(uint64(churn), 0x636875726e))
+	ids := map[string][]persy.RecordID{}
+	for i := range 40 * churn {
+		seg := segNames[r.IntN(len(segNames))]
+		data := bytes.Repeat([]byte{byte(i)}, []int{9, 700, 3000}[r.IntN(3)])
+		err := db.Update(func(tx *persy.Tx) error {
+			if ok, err := tx.SegmentExists(seg); err != nil || !ok {
+				ids[seg] = nil
+				return tx.CreateSegment(seg)
+			}
+			n := len(ids[seg])
+			switch k := r.IntN(4); {
+			case k < 2 || n == 0:
+				id, err := tx.Insert(seg, data)
+				ids[seg] = append(ids[seg], id)
+				return err
+			case k == 2:
+				return tx.Update(seg, ids[seg][r.IntN(n)], data)
+			default:
+				j := r.IntN(n)
+				id := ids[seg][j]
+				ids[seg] = slices.Delete(ids[seg], j, j+1)
+				return tx.Delete(seg, id)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("%w: churning the file to copy in: %v", errWorkload, err)
+		}
+	}
+	snap, err := db.Snapshot()
+	if err != nil {
+		return err
+	}
+	w.base, err = dump(snap)
+	snap.Close()
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if err := aside.Reopen(); err != nil {
+		return err
+	}
+	img := aside.Bytes(0, int(aside.Size()))
+	w.copying = true
+	if err := w.disk.Grow(int64(len(img))); err != nil {
+		return err
+	}
+	if err := w.disk.WriteAt(img, 0); err != nil {
+		return err
+	}
+	if err := w.disk.Sync(); err != nil {
+		return err
+	}
+	w.copying, w.created = false, true
+	return nil
+}
+
+// recoverAfterCut recovers the disk the power cut left, as often as
+// further cuts inside recovery make it, checks what it holds against the
+// events and makes the recovered state the run's from then on.
+func (w *chainWorkload) recoverAfterCut() error {
+	ch := w.ch
+	w.cuts++
+	w.db, w.open = nil, nil
+	for {
+		s := w.process()
+		// Early in a recovery, or in the commit after it, is where a
+		// resumed journal writes over what the cut left.
+		w.maybeArm("cutInRecovery", 2, 3)
+		db, err := w.recover(s, ch.Choose("recoverWith", 2) == 1)
+		if errors.Is(err, errPowerCut) {
+			w.cuts++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		w.db = db
+		break
+	}
+	snap, err := w.db.Snapshot()
+	if err != nil {
+		return err
+	}
+	got, err := dump(snap)
+	snap.Close()
+	if err != nil {
+		return fmt.Errorf("%w: after power cut %d: %v", errWorkload, w.cuts, err)
+	}
+	match := -1
+	for k := w.started; k >= w.acked; k-- {
+		if diff(w.after(k), got) == "" {
+			match = k
+			break
+		}
+	}
+	if match < 0 {
+		return fmt.Errorf("%w: I1/I2/I3/I4 after power cut %d: the recovered state is the model after none of events %d..%d: against %d, %s",
+			errWorkload, w.cuts, w.acked, w.started, w.started, diff(w.after(w.started), got))
+	}
+	if err := w.db.Check(); err != nil {
+		return fmt.Errorf("%w: I5/I6 after power cut %d: %v", errWorkload, w.cuts, err)
+	}
+	w.rebase(match)
+	return nil
+}
+
+// recover opens s, deciding prepared transactions by their ids: through
+// Recovery, after checking what it offers, or through OnPrepared.
+func (w *chainWorkload) recover(s mmapfile.Storage, explicit bool) (*persy.DB, error) {
+	if !explicit {
+		return persy.OpenStorage(s, engineOptions(w.ckpt))
+	}
+	rec, err := persy.Recover(s, engineOptions(w.ckpt))
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range rec.Transactions() {
+		if t.Status != persy.StatusPrepared {
+			continue
+		}
+		id := string(t.ID)
+		if err := w.offerable(id); err != nil {
+			return nil, err
+		}
+		decide := rec.Rollback
+		if openCommits(id) {
+			decide = rec.Commit
+		}
+		if err := decide(t.ID); err != nil {
+			return nil, err
+		}
+	}
+	return rec.Finish()
+}
+
+// offerable reports a violation if recovery may not offer the
+// transaction id as prepared: it must be one the workload prepared and
+// had not seen decided.
+func (w *chainWorkload) offerable(id string) error {
+	if !strings.HasPrefix(id, "p") {
+		return fmt.Errorf("%w: I3: recovery offers %q as prepared, which was a one-phase commit", errWorkload, id)
+	}
+	prepared := false
+	for i, e := range w.events[:w.started] {
+		if w.ids[e.tx] != id {
+			continue
+		}
+		switch e.kind {
+		case evPrepare:
+			prepared = true
+		case evDecideCommit, evDecideRollback:
+			if i < w.acked {
+				return fmt.Errorf("%w: I3: recovery offers %q as prepared, whose decision was acknowledged", errWorkload, id)
+			}
+		}
+	}
+	if !prepared {
+		return fmt.Errorf("%w: recovery offers %q as prepared, which was never prepared", errWorkload, id)
+	}
+	return nil
+}
+
+// rebase makes the recovered state, the model after events[:k] with the
+// prepared transactions left undecided there decided by their ids, the
+// run's from now on: the events after k were discarded by a recovery that
+// finished, and none of them may come back.
+func (w *chainWorkload) rebase(k int) {
+	decided := map[int]bool{}
+	for _, e := range w.events[:k] {
+		if e.kind == evDecideCommit || e.kind == evDecideRollback {
+			decided[e.tx] = true
+		}
+	}
+	events := w.events[:k:k]
+	for _, e := range w.events[:k] {
+		if e.kind == evPrepare && !decided[e.tx] {
+			kind := evDecideRollback
+			if openCommits(w.ids[e.tx]) {
+				kind = evDecideCommit
+			}
+			events = append(events, event{kind, e.tx})
+		}
+	}
+	w.events = events
+	w.started = len(events)
+	w.acked, w.lastAck = w.started, w.started
+	w.m = w.after(w.started)
+}
