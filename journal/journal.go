@@ -42,6 +42,16 @@ const (
 // durably before any page links to them: new pages come from spares the
 // root state lists, refilled through the owner's commit.
 //
+// The rule of reuse: a journal address is written with sequence number q
+// only when no image a crash could leave there can validate as page q
+// other than the one being written. Fresh spares hold pages of lower
+// sequence numbers or of other kinds, which cannot; a writer resumed
+// after a crash first scrubs every page it may write that claims a
+// sequence number it will write (see Open), since the writer before the
+// crash may have left such a page there, torn, for a torn write of the
+// new page to complete. Journal pages sit on OS page boundaries, one per
+// OS page, so one write-back or barrier never spans two.
+//
 // Writer is not safe for concurrent use.
 type Writer struct {
 	s      mmapfile.Storage
@@ -97,7 +107,9 @@ func Create(s mmapfile.Storage, a *page.Allocator, commit func() error) (*Writer
 var ErrNoJournal = errors.New("journal: the file has no journal")
 
 // Open resumes the journal after Read: the next page goes where the
-// valid prefix ends.
+// valid prefix ends. Before it returns, the page there and every spare
+// whose first sector claims a sequence number the writer will write,
+// valid or torn, have that sector zeroed behind a barrier.
 func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit func() error) (*Writer, error) {
 	if st.JournalHead == 0 || t.Next == 0 {
 		return nil, ErrNoJournal

@@ -49,7 +49,6 @@ type chainWorkload struct {
 	m      model           // the model of what the run has committed
 	open   *persy.Prepared // the prepared transaction not yet decided
 	openTx int             // its index in txs
-	disk   *diskmodel.Disk
 	s      *cutter // the storage of the process now running
 	ckpt   int
 	cuts   int // power cuts so far
@@ -584,5 +583,7 @@ func (w *chainWorkload) rebase(k int) {
 	w.events = events
 	w.started = len(events)
 	w.acked, w.lastAck = w.started, w.started
+	c := w.disk.Counters()
+	w.barriers = c.SyncRanges + c.Syncs
 	w.m = w.after(w.started)
 }

@@ -106,6 +106,11 @@ type engineWorkload struct {
 	// events; copying is set while a prepared file is written in.
 	base    model
 	copying bool
+	// disk is the simulated disk the run writes, nil on another
+	// storage; barriers the barriers it had made at the last
+	// acknowledgement that moved lastAck.
+	disk     *diskmodel.Disk
+	barriers int64
 }
 
 // engineOptions are the options of every open: no clock, no goroutine,
@@ -147,6 +152,7 @@ type reopener interface{ Reopen() error }
 var errWorkload = errors.New("engine workload")
 
 func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	w.disk, _ = s.(*diskmodel.Disk)
 	ckpt := []int{600, 4 << 10, 1 << 20}[ch.Choose("checkpointBytes", 3)]
 	db, err := persy.OpenStorage(s, engineOptions(ckpt))
 	if err != nil {
@@ -330,11 +336,22 @@ func (w *engineWorkload) underSnapshot(db *persy.DB, m model, ch diskmodel.Choos
 	return nil
 }
 
-// ack records that every event so far is durable.
+// ack records that every event so far is durable. Events acknowledged
+// with no barrier since the last acknowledgement (a commit with nothing
+// to journal) were made durable by that barrier, and join its group.
 func (w *engineWorkload) ack() {
-	if len(w.events) > w.acked {
-		w.lastAck, w.acked = w.acked, len(w.events)
+	if len(w.events) <= w.acked {
+		return
 	}
+	if w.disk != nil {
+		c := w.disk.Counters()
+		if n := c.SyncRanges + c.Syncs; n != w.barriers {
+			w.lastAck, w.barriers = w.acked, n
+		}
+	} else {
+		w.lastAck = w.acked
+	}
+	w.acked = len(w.events)
 }
 
 // begin journals an event that may be durable from now on.

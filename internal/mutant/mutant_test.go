@@ -1,0 +1,26 @@
+package mutant
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestMakefileListsEverySeededBug: make mutants runs the bugs the
+// Makefile lists; a bug missing there would never be shown caught.
+func TestMakefileListsEverySeededBug(t *testing.T) {
+	b, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^MUTANTS\s*:=(.*)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("the Makefile has no MUTANTS list")
+	}
+	listed := strings.Fields(string(m[1]))
+	if !slices.Equal(listed, All()) {
+		t.Fatalf("the Makefile lists %v, the seeded bugs are %v", listed, All())
+	}
+}
