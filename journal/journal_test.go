@@ -373,7 +373,9 @@ func TestResumeSyncsWhatItRead(t *testing.T) {
 // bytes hold nothing of the journal any more; a trim past the cut frees
 // them with the rest, and the head never lands on a page that starts no
 // entry.
-func TestTrimAfterResumingACutEntry(t *testing.T) {
+// withCutEntry returns a journal whose last entry, spanning four pages,
+// a crash cut short: its last page never landed.
+func withCutEntry(t *testing.T) *fixture {
 	f := newFixture(t)
 	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
 	must(t, err)
@@ -381,9 +383,12 @@ func TestTrimAfterResumingACutEntry(t *testing.T) {
 	_, err = f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 12000)}) // four pages
 	must(t, err)
 	must(t, f.w.Write())
-	// The power goes: the last of the four pages never lands.
-	last := lastPage(t, f.s)
-	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp), last))
+	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp), lastPage(t, f.s)))
+	return f
+}
+
+func TestTrimAfterResumingACutEntry(t *testing.T) {
+	f := withCutEntry(t)
 	got, tail := readAll(t, f.s)
 	if len(got) != 1 || !tail.Cut {
 		t.Fatalf("read %d entries, cut %v: want the first entry, then a cut one", len(got), tail.Cut)
@@ -510,14 +515,7 @@ func TestResumedWriterNeverRevivesATornPage(t *testing.T) {
 // abandoned entry must still hold nothing a trim past the cut keeps, or a
 // later trim makes one of them, which starts no entry, the head.
 func TestTrimAfterReadingPastAResumedCut(t *testing.T) {
-	f := newFixture(t)
-	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
-	must(t, err)
-	must(t, f.w.Flush())
-	_, err = f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 12000)}) // four pages
-	must(t, err)
-	must(t, f.w.Write())
-	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp), lastPage(t, f.s)))
+	f := withCutEntry(t)
 	_, tail := readAll(t, f.s)
 	st, err := page.Load(f.s)
 	must(t, err)

@@ -156,13 +156,7 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	if len(buf) < HeaderSize {
 		return Header{}, nil, corrupt(addr, "%d bytes, shorter than a header", len(buf))
 	}
-	h := Header{
-		Exp:  buf[expOff],
-		Type: Type(buf[typeOff]),
-		Addr: int64(binary.LittleEndian.Uint64(buf[addrOff:])),
-		Seq:  binary.LittleEndian.Uint64(buf[seqOff:]),
-		Used: int(binary.LittleEndian.Uint32(buf[usedOff:])),
-	}
+	h := parseHeader(buf)
 	switch {
 	case h.Exp < MinExp || h.Exp > MaxExp:
 		return h, nil, corrupt(addr, "size exponent %d outside [%d, %d]", h.Exp, MinExp, MaxExp)
@@ -197,15 +191,21 @@ func RawHeader(b []byte) (Header, bool) {
 	if len(b) < HeaderSize {
 		return Header{}, false
 	}
-	h := Header{
+	h := parseHeader(b)
+	ok := h.Exp >= MinExp && h.Exp <= MaxExp && h.Type > 0 && h.Type < typeEnd
+	return h, ok
+}
+
+// parseHeader reads the header fields of b, which holds HeaderSize bytes
+// or more, checking nothing.
+func parseHeader(b []byte) Header {
+	return Header{
 		Exp:  b[expOff],
 		Type: Type(b[typeOff]),
 		Addr: int64(binary.LittleEndian.Uint64(b[addrOff:])),
 		Seq:  binary.LittleEndian.Uint64(b[seqOff:]),
 		Used: int(binary.LittleEndian.Uint32(b[usedOff:])),
 	}
-	ok := h.Exp >= MinExp && h.Exp <= MaxExp && h.Type > 0 && h.Type < typeEnd
-	return h, ok
 }
 
 // Misplaced reports whether the bytes at addr are a page passing every

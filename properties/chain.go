@@ -49,7 +49,7 @@ type chainWorkload struct {
 	m      model           // the model of what the run has committed
 	open   *persy.Prepared // the prepared transaction not yet decided
 	openTx int             // its index in txs
-	s      *cutter // the storage of the process now running
+	s      *cutter         // the storage of the process now running
 	ckpt   int
 	cuts   int // power cuts so far
 	// cutArmed is set while a cut is due: the cutter cuts at its
@@ -253,7 +253,7 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 
 // step runs one action of the workload on w.db.
 func (w *chainWorkload) step(round int) error {
-	ch, db, m := w.ch, w.db, w.m
+	ch, db := w.ch, w.db
 	switch ch.Choose("action", 8) {
 	case 0, 1, 2: // a one-phase commit, with an id or none
 		bg := ch.Choose("background", 3) == 0
@@ -261,72 +261,11 @@ func (w *chainWorkload) step(round int) error {
 		if ch.Choose("commitID", 2) == 1 {
 			id = fmt.Sprintf("c%d", len(w.txs))
 		}
-		tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{ID: []byte(id), BackgroundSync: bg})
-		if err != nil {
-			return err
-		}
-		w.begin(evCommit, len(w.txs))
-		w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
-		if err := tx.Commit(); err != nil {
-			if expected(err) {
-				w.undo()
-				return nil
-			}
-			return err
-		}
-		m.apply(ops)
-		if !bg {
-			w.ack()
-		}
-	case 3: // a prepare
-		if w.open != nil {
-			return nil
-		}
-		id := fmt.Sprintf("p%d/commit", len(w.txs))
-		if ch.Choose("recoverDecision", 2) == 1 {
-			id = fmt.Sprintf("p%d/rollback", len(w.txs))
-		}
-		tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{ID: []byte(id)})
-		if err != nil {
-			return err
-		}
-		w.begin(evPrepare, len(w.txs))
-		w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
-		p, err := tx.Prepare()
-		if err != nil {
-			if expected(err) {
-				w.undo()
-				return nil
-			}
-			return err
-		}
-		w.ack()
-		w.open, w.openTx = p, len(w.txs)-1
-	case 4: // decide the prepared transaction
-		if w.open == nil {
-			return nil
-		}
-		commit := ch.Choose("decision", 2) == 0
-		kind := evDecideRollback
-		if commit {
-			kind = evDecideCommit
-		}
-		w.begin(kind, w.openTx)
-		p := w.open
-		w.open = nil
-		var err error
-		if commit {
-			err = p.Commit()
-		} else {
-			err = p.Rollback()
-		}
-		if err != nil {
-			return err
-		}
-		if commit {
-			m.apply(w.txs[w.openTx])
-		}
-		w.ack()
+		return w.commitOne(db, round, persy.TxOptions{ID: []byte(id), BackgroundSync: bg})
+	case 3:
+		return w.prepareOne(db, round)
+	case 4:
+		return w.decideOne()
 	case 5:
 		if err := db.Checkpoint(); err != nil {
 			return err
@@ -338,39 +277,12 @@ func (w *chainWorkload) step(round int) error {
 		}
 		w.ack()
 	case 7: // the process closes the file, or dies, and opens it again
-		if ch.Choose("kill", 2) == 1 {
-			if err := w.s.Close(); err != nil {
-				return err
-			}
-		} else {
-			if err := db.Close(); err != nil {
-				return err
-			}
-			w.ack()
-		}
-		if err := w.disk.Reopen(); err != nil {
-			return err
-		}
-		commit := w.open != nil && openCommits(w.ids[w.openTx])
-		if w.open != nil {
-			kind := evDecideRollback
-			if commit {
-				kind = evDecideCommit
-			}
-			w.begin(kind, w.openTx)
-		}
-		countdown := w.s.countdown
-		db, err := persy.OpenStorage(w.process(), engineOptions(w.ckpt))
-		w.s.countdown = countdown
-		if err != nil {
-			return err
-		}
-		w.db = db
-		if commit {
-			m.apply(w.txs[w.openTx])
-		}
-		w.open = nil
-		w.ack()
+		return w.restart(w.s, w.disk, func() (*persy.DB, error) {
+			countdown := w.s.countdown // a cut due stays due
+			db, err := persy.OpenStorage(w.process(), engineOptions(w.ckpt))
+			w.s.countdown = countdown
+			return db, err
+		})
 	}
 	return nil
 }

@@ -106,6 +106,13 @@ type engineWorkload struct {
 	// events; copying is set while a prepared file is written in.
 	base    model
 	copying bool
+	// ch makes the run's decisions; m is the model of what it has
+	// committed; open is the prepared transaction not yet decided, the
+	// openTx-th.
+	ch     diskmodel.Chooser
+	m      model
+	open   *persy.Prepared
+	openTx int
 	// disk is the simulated disk the run writes, nil on another
 	// storage; barriers the barriers it had made at the last
 	// acknowledgement that moved lastAck.
@@ -159,78 +166,23 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		return err
 	}
 	w.created, w.db = true, db
-	m := model{}
-	var open *persy.Prepared // the prepared transaction not yet decided
-	openTx := -1
+	w.ch, w.m, w.open = ch, model{}, nil
+	m := w.m
 	for round := range 1 + ch.Choose("rounds", 10) {
 		switch ch.Choose("action", 9) {
 		case 0, 1, 2: // a one-phase commit
 			bg := ch.Choose("background", 3) == 0
-			tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{BackgroundSync: bg})
-			if err != nil {
+			if err := w.commitOne(db, round, persy.TxOptions{BackgroundSync: bg}); err != nil {
 				return err
 			}
-			w.begin(evCommit, len(w.txs))
-			w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
-			if err := tx.Commit(); err != nil {
-				if expected(err) {
-					w.undo()
-					continue
-				}
+		case 3:
+			if err := w.prepareOne(db, round); err != nil {
 				return err
 			}
-			m.apply(ops)
-			if !bg {
-				w.ack()
-			}
-		case 3: // a prepare
-			if open != nil {
-				continue
-			}
-			id := fmt.Sprintf("p%d/commit", len(w.txs))
-			if ch.Choose("recoverDecision", 2) == 1 {
-				id = fmt.Sprintf("p%d/rollback", len(w.txs))
-			}
-			tx, ops, err := w.buildTx(db, m, ch, round, persy.TxOptions{ID: []byte(id)})
-			if err != nil {
+		case 4:
+			if err := w.decideOne(); err != nil {
 				return err
 			}
-			w.begin(evPrepare, len(w.txs))
-			w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
-			p, err := tx.Prepare()
-			if err != nil {
-				if expected(err) {
-					w.undo()
-					continue
-				}
-				return err
-			}
-			w.ack()
-			open, openTx = p, len(w.txs)-1
-		case 4: // decide the prepared transaction
-			if open == nil {
-				continue
-			}
-			commit := ch.Choose("decision", 2) == 0
-			kind := evDecideRollback
-			if commit {
-				kind = evDecideCommit
-			}
-			w.begin(kind, openTx)
-			p := open
-			open = nil
-			if commit {
-				err = p.Commit()
-			} else {
-				err = p.Rollback()
-			}
-			if err != nil {
-				return err
-			}
-			if commit {
-				m.apply(w.txs[openTx])
-			}
-			w.ack()
 		case 5:
 			if err := db.Sync(); err != nil {
 				return err
@@ -250,39 +202,10 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 			if !ok {
 				continue
 			}
-			if ch.Choose("kill", 2) == 1 {
-				// Killed: the handle goes without a checkpoint or a
-				// barrier, and what it wrote stays in the kernel, not
-				// yet durable, for the next process to read.
-				if err := s.Close(); err != nil {
-					return err
-				}
-			} else {
-				if err := db.Close(); err != nil {
-					return err
-				}
-				w.ack()
-			}
-			if err := d.Reopen(); err != nil {
+			if err := w.restart(s, d, func() (*persy.DB, error) { return persy.OpenStorage(s, engineOptions(ckpt)) }); err != nil {
 				return err
 			}
-			commit := open != nil && openCommits(w.ids[openTx])
-			if open != nil { // the open decides it
-				kind := evDecideRollback
-				if commit {
-					kind = evDecideCommit
-				}
-				w.begin(kind, openTx)
-			}
-			if db, err = persy.OpenStorage(s, engineOptions(ckpt)); err != nil {
-				return err
-			}
-			w.db = db
-			if commit {
-				m.apply(w.txs[openTx])
-			}
-			open = nil
-			w.ack()
+			db = w.db
 		}
 	}
 	if ch.Choose("close", 2) == 1 {
@@ -291,6 +214,129 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		}
 		w.ack()
 	}
+	return nil
+}
+
+// restart closes the database, or kills its process, closing only its
+// handle, and opens it again with open once d reopens: the open decides
+// the prepared transaction left open, by its id.
+func (w *engineWorkload) restart(handle mmapfile.Storage, d reopener, open func() (*persy.DB, error)) error {
+	if w.ch.Choose("kill", 2) == 1 {
+		// Killed: the handle goes without a checkpoint or a barrier, and
+		// what it wrote stays in the kernel, not yet durable, for the
+		// next process to read.
+		if err := handle.Close(); err != nil {
+			return err
+		}
+	} else {
+		if err := w.db.Close(); err != nil {
+			return err
+		}
+		w.ack()
+	}
+	if err := d.Reopen(); err != nil {
+		return err
+	}
+	commit := w.open != nil && openCommits(w.ids[w.openTx])
+	if w.open != nil { // the open decides it
+		kind := evDecideRollback
+		if commit {
+			kind = evDecideCommit
+		}
+		w.begin(kind, w.openTx)
+	}
+	db, err := open()
+	if err != nil {
+		return err
+	}
+	w.db = db
+	if commit {
+		w.m.apply(w.txs[w.openTx])
+	}
+	w.open = nil
+	w.ack()
+	return nil
+}
+
+// commitOne commits a transaction of up to three changes built on the
+// model, synchronously or in background as o says; a transaction that
+// meets a prepared one's locks is undone.
+func (w *engineWorkload) commitOne(db *persy.DB, round int, o persy.TxOptions) error {
+	tx, ops, err := w.buildTx(db, w.m, w.ch, round, o)
+	if err != nil {
+		return err
+	}
+	w.begin(evCommit, len(w.txs))
+	w.txs, w.ids = append(w.txs, ops), append(w.ids, string(o.ID))
+	if err := tx.Commit(); err != nil {
+		if expected(err) {
+			w.undo()
+			return nil
+		}
+		return err
+	}
+	w.m.apply(ops)
+	if !o.BackgroundSync {
+		w.ack()
+	}
+	return nil
+}
+
+// prepareOne prepares a transaction, unless one is open, under an id
+// saying how a recovery decides it.
+func (w *engineWorkload) prepareOne(db *persy.DB, round int) error {
+	if w.open != nil {
+		return nil
+	}
+	id := fmt.Sprintf("p%d/commit", len(w.txs))
+	if w.ch.Choose("recoverDecision", 2) == 1 {
+		id = fmt.Sprintf("p%d/rollback", len(w.txs))
+	}
+	tx, ops, err := w.buildTx(db, w.m, w.ch, round, persy.TxOptions{ID: []byte(id)})
+	if err != nil {
+		return err
+	}
+	w.begin(evPrepare, len(w.txs))
+	w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
+	p, err := tx.Prepare()
+	if err != nil {
+		if expected(err) {
+			w.undo()
+			return nil
+		}
+		return err
+	}
+	w.ack()
+	w.open, w.openTx = p, len(w.txs)-1
+	return nil
+}
+
+// decideOne commits or rolls back the open prepared transaction, if any.
+func (w *engineWorkload) decideOne() error {
+	if w.open == nil {
+		return nil
+	}
+	commit := w.ch.Choose("decision", 2) == 0
+	kind := evDecideRollback
+	if commit {
+		kind = evDecideCommit
+	}
+	w.begin(kind, w.openTx)
+	p := w.open
+	w.open = nil
+	var err error
+	if commit {
+		err = p.Commit()
+	} else {
+		err = p.Rollback()
+	}
+	if err != nil {
+		return err
+	}
+	if commit {
+		w.m.apply(w.txs[w.openTx])
+	}
+	w.ack()
 	return nil
 }
 
