@@ -45,16 +45,32 @@ const maxCuts = 4
 
 type chainWorkload struct {
 	engineWorkload
-	ch     diskmodel.Chooser
-	m      model           // the model of what the run has committed
-	open   *persy.Prepared // the prepared transaction not yet decided
-	openTx int             // its index in txs
-	s      *cutter         // the storage of the process now running
-	ckpt   int
-	cuts   int // power cuts so far
+	s    *cutter // the storage of the process now running
+	ckpt int
+	cuts int // power cuts so far
 	// cutArmed is set while a cut is due: the cutter cuts at its
 	// countdown.
 	cutArmed bool
+	// hot are the OS pages the last cut tore: a later write over one is
+	// where a torn page meets the write that reuses its address, and may
+	// bring the next cut at the barrier that follows it.
+	hot []int64
+}
+
+// maybeHot may make a cut due at the next barrier when a write of n
+// bytes at off covers a page the last cut tore.
+func (w *chainWorkload) maybeHot(off, n int64) {
+	for i, p := range w.hot {
+		if off >= p+mmapfile.PageBytes || off+n <= p {
+			continue
+		}
+		w.hot = slices.Delete(w.hot, i, i+1)
+		if w.cuts >= maxCuts || w.ch.Choose("cutHot", 2) != 0 {
+			return
+		}
+		w.cutArmed, w.s.countdown = true, 0 // sooner than a cut due
+		return
+	}
 }
 
 // errPowerCut is what a process's storage returns, from the call at
@@ -87,8 +103,14 @@ func (c *cutter) barrier() error {
 	}
 	c.dead = true
 	c.w.cutArmed = false
-	if err := c.Disk.PowerCut(&cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn}); err != nil {
+	img := &cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn}
+	pages := c.Disk.Unsynced()
+	if err := c.Disk.PowerCut(img); err != nil {
 		return err
+	}
+	c.w.hot = c.w.hot[:0]
+	for _, i := range img.tore {
+		c.w.hot = append(c.w.hot, pages[i])
 	}
 	return errPowerCut
 }
@@ -111,6 +133,7 @@ func (c *cutter) WriteAt(p []byte, off int64) error {
 	if err := c.alive(); err != nil {
 		return err
 	}
+	c.w.maybeHot(off, int64(len(p)))
 	return c.Disk.WriteAt(p, off)
 }
 
@@ -148,6 +171,8 @@ type cutImage struct {
 	// new when newFirst, old otherwise, and the rest the reverse.
 	torn, newFirst bool
 	boundary, unit int
+	page           int   // pages decided so far
+	tore           []int // the pages torn, by the order decided
 }
 
 func (c *cutImage) Choose(label string, n int) int {
@@ -155,6 +180,10 @@ func (c *cutImage) Choose(label string, n int) int {
 	case diskmodel.LabelPage:
 		mode := c.ch.Choose("cutPage", 4)
 		c.torn, c.newFirst, c.unit = mode >= 2, mode == 2, 0
+		if c.torn {
+			c.tore = append(c.tore, c.page)
+		}
+		c.page++
 		switch mode {
 		case 0:
 			return diskmodel.PageLost

@@ -203,6 +203,25 @@ var errNotExist = fs.ErrNotExist
 // Profile returns the disk's profile.
 func (d *Disk) Profile() Profile { return d.o.Profile }
 
+// Unsynced returns the offsets of the OS pages holding writes no barrier
+// has covered, in the order a crash image decides them (LabelPage).
+func (d *Disk) Unsynced() []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.sorted {
+		slices.Sort(d.dirty)
+		d.sorted = true
+	}
+	unitsPerPage := mmapfile.PageBytes / d.unit
+	var out []int64
+	for _, u := range d.dirty {
+		if off := int64(u/unitsPerPage) * mmapfile.PageBytes; len(out) == 0 || out[len(out)-1] != off {
+			out = append(out, off)
+		}
+	}
+	return out
+}
+
 // Counters returns what the disk has done so far.
 func (d *Disk) Counters() Counters {
 	d.mu.Lock()
