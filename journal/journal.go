@@ -22,20 +22,27 @@ const PageExp = 12
 // A journal page's payload: the address of the page after it, the LSN of
 // its first stream byte, the durable sequence number (every journal page
 // of a lower sequence number was durable when this one was written), the
-// offset of the first entry starting in it (noEntry if none does), then
-// stream bytes.
+// offset of the first entry starting in it (noEntry if none does), the
+// checksum of the page before it, then stream bytes.
 //
 // The durable sequence number is the journal's testimony against the
 // media: a read that stops at a page some surviving page, or the root
 // state, says was durable has met a lost write, not the end of the
 // journal, and reports it rather than return a shorter journal.
+//
+// The checksum of the page before is the link's expectation read
+// backwards: a page that an earlier writer left at an address the
+// journal now links to, whole and of the very sequence number and LSN
+// the link expects (a spare whose scrub the device lost), followed
+// another page, and ends the journal instead of continuing it.
 const (
-	pageHead   = 8 + 8 + 8 + 4
+	pageHead   = 8 + 8 + 8 + 4 + 4
 	durableOff = 16 // where the durable sequence number is in the payload
 	firstOff   = 24 // where the first entry's offset is
+	prevOff    = 28 // where the checksum of the page before is
 	noEntry    = ^uint32(0)
 	// streamBytes is the stream a page carries.
-	streamBytes = 1<<PageExp - page.HeaderSize - pageHead
+	streamBytes = 1<<PageExp - page.HeaderSize - page.StampBytes*(1<<(PageExp-page.MinExp)-1) - pageHead
 )
 
 // Writer appends entries to the journal. The journal's pages are its own
@@ -49,8 +56,13 @@ const (
 // after a crash first scrubs every page it may write that claims a
 // sequence number it will write (see Open), since the writer before the
 // crash may have left such a page there, torn, for a torn write of the
-// new page to complete. Journal pages sit on OS page boundaries, one per
-// OS page, so one write-back or barrier never spans two.
+// new page to complete, or whole, for the new page to link to. Two
+// guards hold where the device loses a scrub: journal pages are stamped
+// (package page), so no page torn across two writes validates, and each
+// page holds the checksum of the page before it, so an earlier writer's
+// whole page does not continue the journal. Journal pages sit on OS page
+// boundaries, one per OS page, so one write-back or barrier never spans
+// two.
 //
 // Writer is not safe for concurrent use.
 type Writer struct {
@@ -64,7 +76,8 @@ type Writer struct {
 	seq     uint64 // the next page's sequence number
 	lsn     uint64 // the LSN of the next stream byte
 	spares  []int64
-	durable int // spares[:durable] are in a durable root state
+	durable int    // spares[:durable] are in a durable root state
+	prevSum uint32 // the checksum of the last page written
 	// durableSeq is the durable sequence number: every page of a lower
 	// sequence number has been made durable.
 	durableSeq uint64
@@ -119,7 +132,7 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 			return nil, &page.CorruptError{Page: addr, Reason: fmt.Sprintf("a journal page past the allocator's end %d", st.End)}
 		}
 	}
-	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages}
+	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages, prevSum: t.lastSum}
 	w.setCommit(commit)
 	// What the read found durable stays so. The pages read past it may
 	// never have met a barrier (a process that dies leaves its writes to
@@ -296,14 +309,17 @@ func (w *Writer) Write() error {
 		binary.LittleEndian.PutUint64(p[8:], w.lsn)
 		binary.LittleEndian.PutUint64(p[durableOff:], w.durableSeq)
 		binary.LittleEndian.PutUint32(p[firstOff:], first)
+		binary.LittleEndian.PutUint32(p[prevOff:], w.prevSum)
 		p = append(p, w.buf[off:off+n]...)
 		if w.pageBuf == nil {
 			w.pageBuf = make([]byte, 1<<PageExp)
 		}
 		h := page.Header{Exp: PageExp, Type: page.TypeJournal, Addr: w.next, Seq: w.seq}
-		if err := page.Write(w.s, w.pageBuf, h, p); err != nil {
+		ptr, err := page.WritePtr(w.s, w.pageBuf, h, p)
+		if err != nil {
 			return err
 		}
+		w.prevSum = ptr.Sum
 		w.unsynced = append(w.unsynced, w.next)
 		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n)})
 		w.next, w.seq, w.lsn = after, w.seq+1, w.lsn+uint64(n)
@@ -399,6 +415,7 @@ type Tail struct {
 
 	pages      []written
 	durableSeq uint64 // the highest durable sequence number the pages read carry
+	lastSum    uint32 // the checksum of the last page read
 }
 
 // Owned returns the journal's pages Read found: those read, and reserved,
@@ -467,6 +484,9 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		h, p, err := page.Read(s, t.Next)
 		if err == nil && (h.Type != page.TypeJournal || h.Exp != PageExp || h.Seq != t.NextSeq || len(p) < pageHead) {
 			err = fmt.Errorf("journal: page %d is a %v page of sequence %d, want journal page %d", t.Next, h.Type, h.Seq, t.NextSeq)
+		}
+		if err == nil && started && binary.LittleEndian.Uint32(p[prevOff:]) != t.lastSum {
+			err = fmt.Errorf("journal: page %d of sequence %d follows a page of checksum %08x, not the page before it (%08x): an earlier writer's page", t.Next, h.Seq, binary.LittleEndian.Uint32(p[prevOff:]), t.lastSum)
 		}
 		if err != nil {
 			t.Stopped = err
@@ -538,6 +558,7 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 			partial = partial[:0]
 		}
 		t.pages = append(t.pages, written{addr: t.Next, seq: t.NextSeq, lsn: lsn, end: pos})
+		t.lastSum = page.Sum(s, t.Next)
 		expected = pos
 		t.Next, t.NextSeq = after, t.NextSeq+1
 	}

@@ -2,6 +2,7 @@ package journal_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"testing"
@@ -544,5 +545,65 @@ func TestTrimAfterReadingPastAResumedCut(t *testing.T) {
 		if _, err := journal.Read(f.s, st, func(uint64, journal.Entry) error { return nil }); err != nil {
 			t.Fatalf("after %d trims past the resumed cut: %v", i+1, err)
 		}
+	}
+}
+
+// TestAStaleSpareDoesNotContinueTheJournal: a crash leaves the page the
+// journal was writing torn and the page after it, a spare, whole; the
+// resumed writer scrubs the spare, but the device loses that write. The
+// new writer's page at the torn address fills with a stream as long as
+// the old one's, so the old spare starts at the very LSN the journal
+// expects next, under the sequence number it expects; a crash before the
+// new writer's own next page lands must end the journal there, not
+// continue it with the earlier writer's bytes.
+func TestAStaleSpareDoesNotContinueTheJournal(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
+	must(t, err)
+	must(t, f.w.Flush())
+	_, tail := readAll(t, f.s)
+	at := tail.Next
+	big := func(b byte) journal.Entry {
+		return journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{b}, 6000)}
+	}
+	_, err = f.w.Append(big(0xaa))
+	must(t, err)
+	must(t, f.w.Write())
+	_, first, err := page.Read(f.s, at)
+	must(t, err)
+	spare := int64(binary.LittleEndian.Uint64(first)) // the earlier writer's second page
+	if _, tail = readAll(t, f.s); tail.Next == spare {
+		t.Fatal("the earlier writer's entry did not span two pages: the test did not run")
+	}
+	old := bytes.Clone(f.s.Bytes(spare, 1<<journal.PageExp))
+	// The crash: the first page torn to zeros past its header sector.
+	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp-page.MinBytes), at+page.MinBytes))
+
+	got, tail := readAll(t, f.s)
+	if len(got) != 1 || tail.Next != at {
+		t.Fatalf("after the crash read %d entries, stopping at %d; want 1, at %d", len(got), tail.Next, at)
+	}
+	st, err := page.Load(f.s)
+	must(t, err)
+	w, err := journal.Open(f.s, page.NewAllocator(f.s, st), st, tail, nil)
+	must(t, err)
+	if bytes.Equal(f.s.Bytes(spare, 1<<journal.PageExp), old) {
+		t.Fatal("Open left the spare holding a page of a sequence number it writes")
+	}
+	must(t, f.s.WriteAt(old, spare)) // the scrub, lost
+	_, err = w.Append(big(0xbb))
+	must(t, err)
+	must(t, w.Write())
+	if !bytes.Equal(f.s.Bytes(spare, page.HeaderSize)[16:24], old[16:24]) {
+		t.Fatal("the new writer put its second page elsewhere or under another sequence number: the test did not run")
+	}
+	must(t, f.s.WriteAt(old, spare)) // the new second page, lost to the crash
+
+	got, tail = readAll(t, f.s)
+	for _, l := range got[1:] {
+		t.Fatalf("an entry of %d bytes at LSN %d from two writers' pages", len(l.e.Data), l.lsn)
+	}
+	if tail.Next != spare || !tail.Cut {
+		t.Fatalf("the read stopped at %d (cut %v), want at the stale spare %d with the new entry cut", tail.Next, tail.Cut, spare)
 	}
 }

@@ -32,15 +32,38 @@ const (
 
 // The header's layout.
 const (
-	crcOff  = 0  // u32 CRC32C of bytes [4, size)
-	expOff  = 4  // u8 size exponent
-	typeOff = 5  // u8 Type
-	zeroOff = 6  // u16, zero
-	addrOff = 8  // u64 the page's own address
-	seqOff  = 16 // u64 the sequence number it was written under
-	usedOff = 24 // u32 payload bytes in use
-	zero2   = 28 // u32, zero
+	crcOff   = 0  // u32 CRC32C of bytes [4, size)
+	expOff   = 4  // u8 size exponent
+	typeOff  = 5  // u8 Type
+	zeroOff  = 6  // u16, zero
+	addrOff  = 8  // u64 the page's own address
+	seqOff   = 16 // u64 the sequence number it was written under
+	usedOff  = 24 // u32 payload bytes in use
+	stampOff = 28 // u32 the write's stamp on a stamped page, zero on others
 )
+
+// A stamped page carries its write's stamp, a checksum of what that write
+// put in the page, in its header and in the last StampBytes bytes of every
+// later sector; its payload fills the rest, in order. The pages written
+// in place are stamped: the journal's, whose addresses a writer resumed
+// after a crash writes again, and the root slots.
+//
+// The stamps keep a page torn across two writes from validating. A
+// crash may leave at such an address a page torn between an old write
+// and the one before it; a later write of the same page there, torn by
+// another crash the other way, could complete it: where both writes hold
+// the same bytes (the zeros past a small payload, or a payload written
+// again), the old header's checksum vouches for the new write's sectors.
+// With stamps no sector of one write equals the same sector of another
+// unless everything the two wrote is the same, so a page is valid only
+// as one write, whole. Scrubbing the first sector before reuse keeps the
+// same rule, but a device that loses the scrubbing write brings the old
+// header back; the stamps need no write to be kept.
+const StampBytes = 4
+
+func stamped(t Type) bool {
+	return t == TypeRootSlot || t == TypeJournal && !mutant.On(mutant.JournalReuseUnscrubbed)
+}
 
 // Type says what a page holds.
 type Type uint8
@@ -100,8 +123,17 @@ type Header struct {
 // Bytes is the page's size.
 func (h Header) Bytes() int { return 1 << h.Exp }
 
-// Capacity is the payload a page of size exponent exp holds.
+// Capacity is the payload a page of size exponent exp holds, for every
+// type but the stamped ones (see CapacityOf).
 func Capacity(exp uint8) int { return 1<<exp - HeaderSize }
+
+// CapacityOf is the payload a page of type t and size exponent exp holds.
+func CapacityOf(t Type, exp uint8) int {
+	if stamped(t) {
+		return Capacity(exp) - StampBytes*(1<<(exp-MinExp)-1)
+	}
+	return Capacity(exp)
+}
 
 // ExpFor returns the smallest size exponent whose page holds n payload
 // bytes, or false if no page does.
@@ -129,8 +161,8 @@ func Encode(buf []byte, h Header, payload []byte) error {
 	if h.Type == 0 || h.Type >= typeEnd {
 		return fmt.Errorf("page: no page type %d", h.Type)
 	}
-	if len(payload) > Capacity(h.Exp) {
-		return fmt.Errorf("page: %d payload bytes exceed a %d-byte page's %d", len(payload), h.Bytes(), Capacity(h.Exp))
+	if c := CapacityOf(h.Type, h.Exp); len(payload) > c {
+		return fmt.Errorf("page: %d payload bytes exceed a %d-byte %v page's %d", len(payload), h.Bytes(), h.Type, c)
 	}
 	if h.Addr < 0 || h.Addr%MinBytes != 0 {
 		return fmt.Errorf("page: address %d is not a multiple of %d", h.Addr, MinBytes)
@@ -141,17 +173,73 @@ func Encode(buf []byte, h Header, payload []byte) error {
 	binary.LittleEndian.PutUint64(buf[addrOff:], uint64(h.Addr))
 	binary.LittleEndian.PutUint64(buf[seqOff:], h.Seq)
 	binary.LittleEndian.PutUint32(buf[usedOff:], uint32(len(payload)))
-	n := copy(buf[HeaderSize:], payload)
-	clear(buf[HeaderSize+n:])
+	if stamped(h.Type) {
+		stampPage(buf, payload)
+	} else {
+		n := copy(buf[HeaderSize:], payload)
+		clear(buf[HeaderSize+n:])
+	}
 	binary.LittleEndian.PutUint32(buf[crcOff:], crc32.Checksum(buf[expOff:], castagnoli))
 	return nil
 }
 
+// stampPage lays payload out in buf, a stamped page whose header fields
+// are filled, and stamps every sector. The stamp is a checksum of the
+// header fields and the payload, never zero (a zeroed sector bears no
+// stamp).
+func stampPage(buf, payload []byte) {
+	stamp := crc32.Update(crc32.Checksum(buf[expOff:stampOff], castagnoli), castagnoli, payload)
+	if stamp == 0 {
+		stamp = 1
+	}
+	binary.LittleEndian.PutUint32(buf[stampOff:], stamp)
+	for off := HeaderSize; off < len(buf); {
+		sector := off &^ (MinBytes - 1)
+		end := sector + MinBytes
+		if sector > 0 {
+			end -= StampBytes
+			binary.LittleEndian.PutUint32(buf[end:], stamp)
+		}
+		n := copy(buf[off:end], payload)
+		clear(buf[off+n : end])
+		payload = payload[n:]
+		off = sector + MinBytes
+	}
+}
+
+// unstamp checks the stamps of the stamped page in buf, whose checksum
+// holds, and returns its payload of used bytes, copied out of buf.
+func unstamp(buf []byte, addr int64, used int) ([]byte, error) {
+	stamp := binary.LittleEndian.Uint32(buf[stampOff:])
+	if stamp == 0 {
+		return nil, corrupt(addr, "a stamped page with no stamp")
+	}
+	payload := make([]byte, 0, used)
+	for off := HeaderSize; off < len(buf); {
+		sector := off &^ (MinBytes - 1)
+		end := sector + MinBytes
+		if sector > 0 {
+			end -= StampBytes
+			if got := binary.LittleEndian.Uint32(buf[end:]); got != stamp {
+				return nil, corrupt(addr, "sector %d bears stamp %08x, the page %08x (a page torn across two writes)", off/MinBytes, got, stamp)
+			}
+		}
+		n := min(end-off, used-len(payload))
+		payload = append(payload, buf[off:off+n]...)
+		if !allZero(buf[off+n : end]) {
+			return nil, corrupt(addr, "bytes after the payload are not zero")
+		}
+		off = sector + MinBytes
+	}
+	return payload, nil
+}
+
 // Decode checks the page in buf, read from address addr, and returns its
-// header and its payload (a slice of buf). Every check failing is a
-// *CorruptError: a size that does not match, an unknown type, a CRC
-// mismatch, an address other than addr (a misdirected write), a payload
-// longer than the page.
+// header and its payload (a slice of buf; a copy for a stamped page).
+// Every check failing is a *CorruptError: a size that does not match, an
+// unknown type, a CRC mismatch, an address other than addr (a misdirected
+// write), a payload longer than the page, a stamp missing or unlike the
+// header's.
 func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	if len(buf) < HeaderSize {
 		return Header{}, nil, corrupt(addr, "%d bytes, shorter than a header", len(buf))
@@ -171,10 +259,13 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 		return h, nil, corrupt(addr, "unknown page type %d", uint8(h.Type))
 	case h.Addr != addr:
 		return h, nil, corrupt(addr, "the page says it belongs at %d (a misdirected write)", h.Addr)
-	case binary.LittleEndian.Uint16(buf[zeroOff:]) != 0 || binary.LittleEndian.Uint32(buf[zero2:]) != 0:
+	case binary.LittleEndian.Uint16(buf[zeroOff:]) != 0 || !stamped(h.Type) && binary.LittleEndian.Uint32(buf[stampOff:]) != 0:
 		return h, nil, corrupt(addr, "reserved header bytes are not zero")
-	case h.Used > Capacity(h.Exp):
-		return h, nil, corrupt(addr, "%d payload bytes in a page holding %d", h.Used, Capacity(h.Exp))
+	case h.Used > CapacityOf(h.Type, h.Exp):
+		return h, nil, corrupt(addr, "%d payload bytes in a page holding %d", h.Used, CapacityOf(h.Type, h.Exp))
+	case stamped(h.Type):
+		p, err := unstamp(buf, addr, h.Used)
+		return h, p, err
 	case !allZero(buf[HeaderSize+h.Used:]):
 		return h, nil, corrupt(addr, "bytes after the payload are not zero")
 	}
@@ -226,7 +317,8 @@ func Misplaced(s mmapfile.Storage, addr int64) (int64, bool) {
 }
 
 // Read reads and checks the page at addr of s. The payload is borrowed:
-// a view of s, valid until s is closed and changed by later writes.
+// a view of s, valid until s is closed and changed by later writes (a
+// copy for a stamped page).
 func Read(s mmapfile.Storage, addr int64) (Header, []byte, error) {
 	size := s.Size()
 	if addr < 0 || addr%MinBytes != 0 || addr > size-HeaderSize {
@@ -259,6 +351,12 @@ func WritePtr(s mmapfile.Storage, buf []byte, h Header, payload []byte) (Ptr, er
 	return p, s.WriteAt(buf, h.Addr)
 }
 
+// Sum returns the checksum the header of the page at addr of s holds,
+// which must be in the file; a valid page's is what a Ptr to it holds.
+func Sum(s mmapfile.Storage, addr int64) uint32 {
+	return binary.LittleEndian.Uint32(s.Bytes(addr+crcOff, 4))
+}
+
 // Ptr is a reference to a page with what it expects to find there: the
 // page's checksum as it was written. Every page that links to another
 // holds a Ptr, so that a stale page (a write the device acknowledged and
@@ -284,7 +382,7 @@ func ReadPtr(s mmapfile.Storage, p Ptr) (Header, []byte, error) {
 	if h.Exp != p.Exp {
 		return h, nil, corrupt(p.Addr, "a page of %d bytes where a page of %d bytes is linked", h.Bytes(), p.Bytes())
 	}
-	if sum := binary.LittleEndian.Uint32(s.Bytes(p.Addr+crcOff, 4)); sum != p.Sum && !mutant.On(mutant.ReferencesUnchecked) {
+	if sum := Sum(s, p.Addr); sum != p.Sum && !mutant.On(mutant.ReferencesUnchecked) {
 		return h, nil, corrupt(p.Addr, "a %v page of sequence %d with checksum %08x where the link expects %08x: a stale page, a lost write or another page's image", h.Type, h.Seq, sum, p.Sum)
 	}
 	return h, payload, nil

@@ -89,6 +89,54 @@ func TestTornPageIsDetected(t *testing.T) {
 	}
 }
 
+// Two writes of the same page at the same address, whose payloads differ
+// only in their first bytes: every image mixing sectors of both fails to
+// validate on a stamped page, while on an unstamped one a mix holding the
+// first write's header sector validates as that write (the hazard stamps
+// exist for). Each stamped write reads back whole, payload intact.
+func TestStampedPagesValidateOnlyAsOneWrite(t *testing.T) {
+	sectors := (1 << 12) / mmapfile.SectorBytes
+	for _, typ := range []page.Type{page.TypeJournal, page.TypeRootSlot, page.TypeData} {
+		h := page.Header{Exp: 12, Type: typ, Addr: 8192, Seq: 7}
+		a, b := make([]byte, h.Bytes()), make([]byte, h.Bytes())
+		pa := bytes.Repeat([]byte{9}, page.CapacityOf(typ, h.Exp))
+		pb := bytes.Clone(pa)
+		pa[0], pb[0] = 1, 2
+		for _, payload := range [][]byte{pa[:40], pa} {
+			must(t, page.Encode(a, h, payload))
+			must(t, page.Encode(b, h, append(pb[:0:0], pb[:len(payload)]...)))
+			for _, w := range [][]byte{a, b} {
+				if _, got, err := page.Decode(w, h.Addr); err != nil || len(got) != len(payload) || !bytes.Equal(got[1:], payload[1:]) {
+					t.Fatalf("%v page of %d bytes: read back %d bytes, %v", typ, len(payload), len(got), err)
+				}
+			}
+			forged := 0
+			for mask := 1; mask < 1<<sectors-1; mask++ { // sector i from b where bit i is set
+				img := bytes.Clone(a)
+				for i := range sectors {
+					if mask&(1<<i) != 0 {
+						copy(img[i*mmapfile.SectorBytes:(i+1)*mmapfile.SectorBytes], b[i*mmapfile.SectorBytes:])
+					}
+				}
+				if _, _, err := page.Decode(img, h.Addr); err == nil {
+					forged++
+				} else if !isCorrupt(err) {
+					t.Fatalf("%v page, sectors %b of the second write: %v", typ, mask, err)
+				}
+			}
+			switch stampedType := typ != page.TypeData; {
+			case stampedType && forged > 0:
+				t.Errorf("%v page of %d payload bytes: %d images mixing two writes validate", typ, len(payload), forged)
+			case !stampedType && forged == 0:
+				t.Errorf("%v page of %d payload bytes: no mixed image validates, so the test shows nothing", typ, len(payload))
+			}
+		}
+	}
+	if page.CapacityOf(page.TypeJournal, 12) != page.Capacity(12)-7*page.StampBytes {
+		t.Errorf("a stamped 4 KiB page holds %d payload bytes", page.CapacityOf(page.TypeJournal, 12))
+	}
+}
+
 func TestEncodeRefusesBadPages(t *testing.T) {
 	ok := page.Header{Exp: page.MinExp, Type: page.TypeData, Addr: page.MinBytes}
 	for name, c := range map[string]struct {

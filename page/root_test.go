@@ -217,8 +217,11 @@ func TestScrubClearsATornCopy(t *testing.T) {
 	rBytes := slices.Clone(s.Bytes(addr, 2*sector))
 	must(t, page.Store(s, c))
 	cBytes := slices.Clone(s.Bytes(addr, 2*sector))
-	if !bytes.Equal(rBytes[sector:], cBytes[sector:]) || bytes.Equal(rBytes[:sector], cBytes[:sector]) {
-		t.Fatal("the copies do not differ in their first sector alone")
+	// The copies' payloads differ in the first sector alone; only the
+	// stamps at the end of the second tell the writes apart.
+	stampAt := 2*sector - page.StampBytes
+	if !bytes.Equal(rBytes[sector:stampAt], cBytes[sector:stampAt]) || bytes.Equal(rBytes[:sector], cBytes[:sector]) || bytes.Equal(rBytes[stampAt:], cBytes[stampAt:]) {
+		t.Fatal("the copies do not differ in their first sector and their stamps alone")
 	}
 	tornC := func() {
 		must(t, s.WriteAt(cBytes[:sector], addr))
@@ -228,11 +231,18 @@ func TestScrubClearsATornCopy(t *testing.T) {
 		}
 	}
 
-	// Unscrubbed, R's second sector completes C.
+	// Unstamped, R's second sector would complete C; its stamp keeps it
+	// from doing so even unscrubbed (a device may lose the scrub).
 	tornC()
 	must(t, s.WriteAt(rBytes[sector:], addr+sector))
+	if got, err := page.Load(s); err != nil || got != st3 {
+		t.Fatalf("R's second sector completes C: %+v, %v; want generation 3", got, err)
+	}
+	forged := slices.Clone(rBytes[sector:])
+	copy(forged[sector-page.StampBytes:], cBytes[stampAt:])
+	must(t, s.WriteAt(forged, addr+sector))
 	if got, err := page.Load(s); err != nil || got != c {
-		t.Fatalf("the hazard does not reproduce: %+v, %v", got, err)
+		t.Fatalf("R's second sector with C's stamp does not complete C, so the test shows nothing: %+v, %v", got, err)
 	}
 
 	// Scrubbed, it cannot.

@@ -12,7 +12,9 @@ package mutant
 const (
 	// JournalReuseUnscrubbed resumes the journal over a page a crash
 	// left holding (part of) a page of the sequence numbers it will
-	// write, without first making it unable to validate.
+	// write, without first making it unable to validate, and writes
+	// journal pages unstamped, so that a page torn across two writes
+	// can validate as the first.
 	JournalReuseUnscrubbed = "journal-reuse-unscrubbed"
 	// PagesUnaligned places pages of an OS page or more at any sector
 	// boundary, so one journal page shares OS pages with its neighbours.
