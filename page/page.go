@@ -62,7 +62,7 @@ const (
 const StampBytes = 4
 
 func stamped(t Type) bool {
-	return t == TypeRootSlot || t == TypeJournal && !mutant.On(mutant.JournalReuseUnscrubbed)
+	return t == TypeRootSlot || t == TypeJournal && !mutant.On(mutant.JournalReuseUnscrubbed) && !mutant.On(mutant.JournalPagesUnstamped)
 }
 
 // Type says what a page holds.

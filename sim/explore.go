@@ -371,7 +371,9 @@ func Regress(s *Schedule, w Workload) (*Schedule, error) {
 	for _, st := range []Strategy{Barriers, Yields, Sweep} {
 		e := &explorer{cfg: Config{Workload: w, Profile: profile, Strategy: st}.withDefaults(), policies: policies(profile)}
 		e.cfg.Every = 1 // a regression crashes at every yield
-		run := &diskmodel.Replay{Choices: s.Run}
+		// The run was recorded up to its crash; past it the gate
+		// answered 0, and so does the replay.
+		run := &diskmodel.Replay{Choices: s.Run, Pad: true}
 		if f := e.exhaustiveWith(run, 0); f != nil {
 			e.finish(f)
 			return f, nil

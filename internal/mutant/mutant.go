@@ -16,6 +16,11 @@ const (
 	// journal pages unstamped, so that a page torn across two writes
 	// can validate as the first.
 	JournalReuseUnscrubbed = "journal-reuse-unscrubbed"
+	// JournalPagesUnstamped writes journal pages without stamps and
+	// checks none, so that where a device loses the scrub of a torn
+	// page, the next write of that page, torn the other way, completes
+	// it.
+	JournalPagesUnstamped = "journal-pages-unstamped"
 	// PagesUnaligned places pages of an OS page or more at any sector
 	// boundary, so one journal page shares OS pages with its neighbours.
 	PagesUnaligned = "pages-unaligned"
@@ -37,5 +42,5 @@ const (
 
 // All lists every seeded bug.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic}
+	return []string{JournalReuseUnscrubbed, JournalPagesUnstamped, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic}
 }
