@@ -296,15 +296,9 @@ func (w *chainWorkload) step(round int) error {
 	case 4:
 		return w.decideOne()
 	case 5:
-		if err := db.Checkpoint(); err != nil {
-			return err
-		}
-		w.ack()
+		return w.durably(db.Checkpoint)
 	case 6:
-		if err := db.Sync(); err != nil {
-			return err
-		}
-		w.ack()
+		return w.durably(db.Sync)
 	case 7: // the process closes the file, or dies, and opens it again
 		return w.restart(w.s, w.disk, func() (*persy.DB, error) {
 			countdown := w.s.countdown // a cut due stays due

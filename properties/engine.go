@@ -184,15 +184,13 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 				return err
 			}
 		case 5:
-			if err := db.Sync(); err != nil {
+			if err := w.durably(db.Sync); err != nil {
 				return err
 			}
-			w.ack()
 		case 6:
-			if err := db.Checkpoint(); err != nil {
+			if err := w.durably(db.Checkpoint); err != nil {
 				return err
 			}
-			w.ack()
 		case 7: // a snapshot read after later commits and checkpoints
 			if err := w.underSnapshot(db, m, ch, round); err != nil {
 				return err
@@ -589,6 +587,16 @@ func recovered(s mmapfile.Storage) (*persy.DB, model, error) {
 		return db, nil, err
 	}
 	return db, m, db.Check()
+}
+
+// durably calls f, which makes every commit so far durable (Sync,
+// Checkpoint), and acknowledges them when it returns nil.
+func (w *engineWorkload) durably(f func() error) error {
+	if err := f(); err != nil {
+		return err
+	}
+	w.ack()
+	return nil
 }
 
 func (w *engineWorkload) Check(r sim.Reboot) error {
