@@ -573,7 +573,26 @@ func (w *engineWorkload) after(k int) model {
 // recovered opens s as the check does and returns what it holds. Every
 // error it returns is the engine's; the database is left open.
 func recovered(s mmapfile.Storage) (*persy.DB, model, error) {
-	db, err := persy.OpenStorage(s, engineOptions(0))
+	db, _, m, err := recoveredOffering(s)
+	return db, m, err
+}
+
+// recoveredOffering is recovered, returning besides the ids of the
+// transactions recovery offered as prepared, in the order offered.
+func recoveredOffering(s mmapfile.Storage) (*persy.DB, []string, model, error) {
+	var offered []string
+	opts := engineOptions(0)
+	decide := opts.OnPrepared
+	opts.OnPrepared = func(id []byte) persy.Decision {
+		offered = append(offered, string(id))
+		return decide(id)
+	}
+	db, m, err := openDump(s, opts)
+	return db, offered, m, err
+}
+
+func openDump(s mmapfile.Storage, opts persy.Options) (*persy.DB, model, error) {
+	db, err := persy.OpenStorage(s, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -623,7 +642,7 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 	if err != nil {
 		return err
 	}
-	_, got, err := recovered(d1)
+	_, offered, got, err := recoveredOffering(d1)
 	if err != nil {
 		var ce *persy.CorruptError
 		switch {
@@ -648,6 +667,11 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 		// reads as the crash before that barrier. Everything older is
 		// detected (a *CorruptError above) or intact.
 		lo = w.lastAck
+	}
+	for _, id := range offered {
+		if err := w.offerable(id, lo); err != nil {
+			return err
+		}
 	}
 	match := -1
 	for k := hi; k >= lo; k-- {
@@ -740,4 +764,31 @@ func (c noMedia) Choose(label string, n int) int {
 		return 0
 	}
 	return c.inner.Choose(label, n)
+}
+
+// offerable reports a violation if recovery may not offer the
+// transaction id as prepared: it must be one the workload prepared and
+// had not seen decided.
+func (w *engineWorkload) offerable(id string, acked int) error {
+	if !strings.HasPrefix(id, "p") {
+		return fmt.Errorf("%w: I3: recovery offers %q as prepared, which was a one-phase commit", errWorkload, id)
+	}
+	prepared := false
+	for i, e := range w.events[:w.started] {
+		if w.ids[e.tx] != id {
+			continue
+		}
+		switch e.kind {
+		case evPrepare:
+			prepared = true
+		case evDecideCommit, evDecideRollback:
+			if i < acked {
+				return fmt.Errorf("%w: I3: recovery offers %q as prepared, whose decision was acknowledged", errWorkload, id)
+			}
+		}
+	}
+	if !prepared {
+		return fmt.Errorf("%w: recovery offers %q as prepared, which was never prepared", errWorkload, id)
+	}
+	return nil
 }
