@@ -41,9 +41,11 @@ const (
 	firstOff   = 24 // where the first entry's offset is
 	prevOff    = 28 // where the checksum of the page before is
 	noEntry    = ^uint32(0)
-	// streamBytes is the stream a page carries.
-	streamBytes = 1<<PageExp - page.HeaderSize - page.StampBytes*(1<<(PageExp-page.MinExp)-1) - pageHead
 )
+
+// PageStream is the number of stream bytes (entries, framed) a journal
+// page carries.
+const PageStream = 1<<PageExp - page.HeaderSize - page.StampBytes*(1<<(PageExp-page.MinExp)-1) - pageHead
 
 // Writer appends entries to the journal. The journal's pages are its own
 // durably before any page links to them: new pages come from spares the
@@ -295,7 +297,7 @@ func (w *Writer) Flush() error {
 // page after it, so the journal that survives is always a prefix.
 func (w *Writer) Write() error {
 	for off := 0; off < len(w.buf); {
-		n := min(streamBytes, len(w.buf)-off)
+		n := min(PageStream, len(w.buf)-off)
 		first := noEntry
 		if i, _ := slices.BinarySearch(w.starts, off); i < len(w.starts) && w.starts[i] < off+n {
 			first = uint32(w.starts[i] - off)

@@ -243,8 +243,10 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 	// Small records more often than the engine workload: a journal page
 	// holding a small payload in its first sector is the one a tear can
 	// bring back whole. And records spanning three journal pages, whose
-	// entry a cut can leave in pages a resumed writer then passes.
-	w.sizes = []int{0, 9, 60, 300, 9000}
+	// entry a cut can leave in pages a resumed writer then passes, and
+	// records just short of a page, whose commit's last entries a page
+	// boundary may part.
+	w.sizes = []int{0, 9, 60, 300, 9000, nearPage}
 	ch := w.ch
 	w.ckpt = []int{600, 4 << 10}[ch.Choose("checkpointBytes", 2)]
 	if err := w.copyIn(ch.Choose("churned", 4)); err != nil {

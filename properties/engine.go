@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	persy "github.com/gopersy/persy"
+	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/sim"
 	"github.com/gopersy/persy/sim/diskmodel"
@@ -100,7 +101,8 @@ type engineWorkload struct {
 	lastAck int
 	started int // events[:started] may be
 	// sizes are the record sizes transactions draw from; nil for 0, 9,
-	// 700 and 3000 bytes.
+	// 700 and 3000 bytes. nearPage among them draws a size just short of
+	// what a journal page carries.
 	sizes []int
 	// base is what the file held when the run started, before the
 	// events; copying is set while a prepared file is written in.
@@ -154,6 +156,18 @@ func (w *engineWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 
 // reopener is a storage a process can close and open again.
 type reopener interface{ Reopen() error }
+
+// nearPage, as a record size, draws one up to nearPageSpread bytes short
+// of the stream a journal page carries. A commit alone in its flush
+// starts a journal page, so with such a record its last entries fall on
+// either side of the page boundary, or across it, by the bytes drawn:
+// where a crash keeps one page and loses the next. Fixed sizes alone
+// put the boundary at a few places only, and they may never fall
+// between two entries that must not be parted.
+const (
+	nearPage       = -1
+	nearPageSpread = 256
+)
 
 // errWorkload marks a violation found while running, not a fault.
 var errWorkload = errors.New("engine workload")
@@ -439,6 +453,9 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 				sizes = []int{0, 9, 700, 3000}
 			}
 			n := sizes[ch.Choose("size", len(sizes))]
+			if n == nearPage {
+				n = journal.PageStream - ch.Choose("nearPage", nearPageSpread)
+			}
 			b := strings.Repeat(fmt.Sprintf("r%d.%d.%d|", len(w.txs), round, i), n/6+1)
 			return b[:n]
 		}
