@@ -13,9 +13,12 @@ import (
 	"github.com/gopersy/persy/sim/diskmodel"
 )
 
-// Workloads lists the crash properties.
+// Workloads lists the crash properties, the layers from the bottom up;
+// engine-chain, whose runs cross power cuts and recoveries, before the
+// engine's single crash per run, so that persy sim -failfast reaches it
+// early.
 func Workloads() []sim.Workload {
-	return []sim.Workload{RootState(), Allocator(), Journal(), Engine(), EngineChain()}
+	return []sim.Workload{RootState(), Allocator(), Journal(), EngineChain(), Engine()}
 }
 
 // RootState formats a file and stores root states one generation after
