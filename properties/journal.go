@@ -216,6 +216,32 @@ func (w *journalWorkload) check(rb sim.Reboot) error {
 	if errs := page.Check(s, st, tail2.Owned(st)); len(errs) > 0 {
 		return fmt.Errorf("after resuming: %w", errors.Join(errs...))
 	}
+	// A process that starts now reads past where the writer resumed: an
+	// entry the crash cut short is in the middle of the journal, and
+	// the pages holding its bytes hold nothing past it. A trim at the
+	// appended entry, as a checkpoint of everything before it makes,
+	// keeps that entry alone.
+	a = page.NewAllocator(s, st)
+	if jw, err = journal.Open(s, a, st, tail2, nil); err != nil {
+		return fmt.Errorf("reopening the resumed journal: %w", err)
+	}
+	if err := jw.Trim(tail.EndLSN); err != nil {
+		return err
+	}
+	if err := a.Commit(jw.Fill); err != nil {
+		return fmt.Errorf("commit after a trim at the resumed entry: %w", err)
+	}
+	jw.Committed()
+	if st, err = page.Load(s); err != nil {
+		return err
+	}
+	var left []journal.Entry
+	if _, err := journal.Read(s, st, func(_ uint64, e journal.Entry) error {
+		left = append(left, e)
+		return nil
+	}); err != nil || len(left) != 1 || left[0].Tx != next.Tx {
+		return fmt.Errorf("after a trim at the resumed entry (LSN %d): %d entries, %v; want that entry alone", tail.EndLSN, len(left), err)
+	}
 	// Trim it all, as a checkpoint does: what was read, the entry a crash
 	// may have cut, the entry appended. The journal reads empty.
 	if err := jw.Trim(jw.End()); err != nil {
