@@ -54,6 +54,9 @@ type chainWorkload struct {
 	// where a torn page meets the write that reuses its address, and may
 	// bring the next cut at the barrier that follows it.
 	hot []int64
+	// hotCut is the page whose write over a page the last cut tore made
+	// the cut due, -1 if none did.
+	hotCut int64
 }
 
 // maybeHot may make a cut due at the next barrier when a write of n
@@ -67,7 +70,7 @@ func (w *chainWorkload) maybeHot(off, n int64) {
 		if w.cuts >= maxCuts || w.ch.Choose("cutHot", 2) != 0 {
 			return
 		}
-		w.cutArmed, w.s.countdown = true, 0 // sooner than a cut due
+		w.cutArmed, w.s.countdown, w.hotCut = true, 0, p // sooner than a cut due
 		return
 	}
 }
@@ -102,8 +105,9 @@ func (c *cutter) barrier() error {
 	}
 	c.dead = true
 	c.w.cutArmed = false
-	img := &cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn}
 	pages := c.Disk.Unsynced()
+	img := &cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn, hot: slices.Index(pages, c.w.hotCut)}
+	c.w.hotCut = -1
 	if err := c.Disk.PowerCut(img); err != nil {
 		return err
 	}
@@ -172,11 +176,22 @@ type cutImage struct {
 	boundary, unit int
 	page           int   // pages decided so far
 	tore           []int // the pages torn, by the order decided
+	// hot is the index of the page a hot cut aims at, -1 for none: the
+	// page the last cut tore, written again since. It may take the tear
+	// that completes the old page with the new write, its first sector
+	// old and the rest new, or any other image.
+	hot int
 }
 
 func (c *cutImage) Choose(label string, n int) int {
 	switch label {
 	case diskmodel.LabelPage:
+		if c.page == c.hot && c.ch.Choose("cutHotPage", 2) == 0 {
+			c.torn, c.newFirst, c.unit, c.boundary = true, false, 0, 1
+			c.tore = append(c.tore, c.page)
+			c.page++
+			return diskmodel.PageMixed
+		}
 		mode := c.ch.Choose("cutPage", 4)
 		c.torn, c.newFirst, c.unit = mode >= 2, mode == 2, 0
 		if c.torn {
@@ -239,7 +254,7 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 	if !ok {
 		return fmt.Errorf("%w: engine-chain runs on a simulated disk", errWorkload)
 	}
-	w.disk = d
+	w.disk, w.hotCut = d, -1
 	// Small records more often than the engine workload: a journal page
 	// holding a small payload in its first sector is the one a tear can
 	// bring back whole. And records spanning three journal pages, whose
