@@ -8,7 +8,7 @@ RAPID_CHECKS ?= 50
 SIMFLAGS    ?=
 # MUTANT switches on one seeded protocol bug (internal/mutant) for make sim.
 MUTANT      ?=
-MUTANTS     := journal-reuse-unscrubbed journal-pages-unstamped pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic
+MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic journal-pages-unstamped
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 

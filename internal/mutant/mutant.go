@@ -19,7 +19,8 @@ const (
 	// JournalPagesUnstamped writes journal pages without stamps and
 	// checks none, so that where a device loses the scrub of a torn
 	// page, the next write of that page, torn the other way, completes
-	// it.
+	// it. make sim's default exploration does not reliably catch it
+	// yet (the lost write must hit the scrub); page's tests do.
 	JournalPagesUnstamped = "journal-pages-unstamped"
 	// PagesUnaligned places pages of an OS page or more at any sector
 	// boundary, so one journal page shares OS pages with its neighbours.
@@ -42,5 +43,5 @@ const (
 
 // All lists every seeded bug.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, JournalPagesUnstamped, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic}
+	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped}
 }
