@@ -480,14 +480,7 @@ func TestResumedWriterNeverRevivesATornPage(t *testing.T) {
 	copy(torn, written[:page.MinBytes])
 	must(t, f.s.WriteAt(torn, at))
 
-	got, tail := readAll(t, f.s)
-	if len(got) != 1 || tail.Next != at {
-		t.Fatalf("after the first crash read %d entries, stopping at %d; want 1, at %d", len(got), tail.Next, at)
-	}
-	st, err := page.Load(f.s)
-	must(t, err)
-	w, err := journal.Open(f.s, page.NewAllocator(f.s, st), st, tail, nil)
-	must(t, err)
+	w := resumeAt(t, f, at)
 	// The bytes there now are durable: the crash left them, and the
 	// writer's own changes since went behind a barrier.
 	durable := bytes.Clone(f.s.Bytes(at, 1<<journal.PageExp))
@@ -502,7 +495,7 @@ func TestResumedWriterNeverRevivesATornPage(t *testing.T) {
 	copy(img, durable[:page.MinBytes])
 	must(t, f.s.WriteAt(img, at))
 
-	got, _ = readAll(t, f.s)
+	got, _ := readAll(t, f.s)
 	for _, l := range got {
 		if l.e.Kind == journal.KindCommit {
 			t.Fatalf("the commit the first recovery never saw came back at LSN %d", l.lsn)
@@ -579,14 +572,7 @@ func TestAStaleSpareDoesNotContinueTheJournal(t *testing.T) {
 	// The crash: the first page torn to zeros past its header sector.
 	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp-page.MinBytes), at+page.MinBytes))
 
-	got, tail := readAll(t, f.s)
-	if len(got) != 1 || tail.Next != at {
-		t.Fatalf("after the crash read %d entries, stopping at %d; want 1, at %d", len(got), tail.Next, at)
-	}
-	st, err := page.Load(f.s)
-	must(t, err)
-	w, err := journal.Open(f.s, page.NewAllocator(f.s, st), st, tail, nil)
-	must(t, err)
+	w := resumeAt(t, f, at)
 	if bytes.Equal(f.s.Bytes(spare, 1<<journal.PageExp), old) {
 		t.Fatal("Open left the spare holding a page of a sequence number it writes")
 	}
@@ -599,11 +585,26 @@ func TestAStaleSpareDoesNotContinueTheJournal(t *testing.T) {
 	}
 	must(t, f.s.WriteAt(old, spare)) // the new second page, lost to the crash
 
-	got, tail = readAll(t, f.s)
+	got, tail := readAll(t, f.s)
 	for _, l := range got[1:] {
 		t.Fatalf("an entry of %d bytes at LSN %d from two writers' pages", len(l.e.Data), l.lsn)
 	}
 	if tail.Next != spare || !tail.Cut {
 		t.Fatalf("the read stopped at %d (cut %v), want at the stale spare %d with the new entry cut", tail.Next, tail.Cut, spare)
 	}
+}
+
+// resumeAt reads the journal after a crash, which must leave one entry
+// and stop at at, and resumes a writer there.
+func resumeAt(t *testing.T, f *fixture, at int64) *journal.Writer {
+	t.Helper()
+	got, tail := readAll(t, f.s)
+	if len(got) != 1 || tail.Next != at {
+		t.Fatalf("after the crash read %d entries, stopping at %d; want 1, at %d", len(got), tail.Next, at)
+	}
+	st, err := page.Load(f.s)
+	must(t, err)
+	w, err := journal.Open(f.s, page.NewAllocator(f.s, st), st, tail, nil)
+	must(t, err)
+	return w
 }
