@@ -487,8 +487,10 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		if err == nil && (h.Type != page.TypeJournal || h.Exp != PageExp || h.Seq != t.NextSeq || len(p) < pageHead) {
 			err = fmt.Errorf("journal: page %d is a %v page of sequence %d, want journal page %d", t.Next, h.Type, h.Seq, t.NextSeq)
 		}
-		if err == nil && started && binary.LittleEndian.Uint32(p[prevOff:]) != t.lastSum {
-			err = fmt.Errorf("journal: page %d of sequence %d follows a page of checksum %08x, not the page before it (%08x): an earlier writer's page", t.Next, h.Seq, binary.LittleEndian.Uint32(p[prevOff:]), t.lastSum)
+		if err == nil && started {
+			if prev := binary.LittleEndian.Uint32(p[prevOff:]); prev != t.lastSum {
+				err = fmt.Errorf("journal: page %d of sequence %d follows a page of checksum %08x, not the page before it (%08x): an earlier writer's page", t.Next, h.Seq, prev, t.lastSum)
+			}
 		}
 		if err != nil {
 			t.Stopped = err

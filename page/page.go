@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"iter"
 
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
@@ -193,17 +194,13 @@ func stampPage(buf, payload []byte) {
 		stamp = 1
 	}
 	binary.LittleEndian.PutUint32(buf[stampOff:], stamp)
-	for off := HeaderSize; off < len(buf); {
-		sector := off &^ (MinBytes - 1)
-		end := sector + MinBytes
-		if sector > 0 {
-			end -= StampBytes
+	for off, end := range stampedSpans(len(buf)) {
+		if end%MinBytes != 0 { // a later sector: its stamp follows
 			binary.LittleEndian.PutUint32(buf[end:], stamp)
 		}
 		n := copy(buf[off:end], payload)
 		clear(buf[off+n : end])
 		payload = payload[n:]
-		off = sector + MinBytes
 	}
 }
 
@@ -215,11 +212,8 @@ func unstamp(buf []byte, addr int64, used int) ([]byte, error) {
 		return nil, corrupt(addr, "a stamped page with no stamp")
 	}
 	payload := make([]byte, 0, used)
-	for off := HeaderSize; off < len(buf); {
-		sector := off &^ (MinBytes - 1)
-		end := sector + MinBytes
-		if sector > 0 {
-			end -= StampBytes
+	for off, end := range stampedSpans(len(buf)) {
+		if end%MinBytes != 0 { // a later sector: its stamp follows
 			if got := binary.LittleEndian.Uint32(buf[end:]); got != stamp {
 				return nil, corrupt(addr, "sector %d bears stamp %08x, the page %08x (a page torn across two writes)", off/MinBytes, got, stamp)
 			}
@@ -229,9 +223,25 @@ func unstamp(buf []byte, addr int64, used int) ([]byte, error) {
 		if !allZero(buf[off+n : end]) {
 			return nil, corrupt(addr, "bytes after the payload are not zero")
 		}
-		off = sector + MinBytes
 	}
 	return payload, nil
+}
+
+// stampedSpans yields, in order, the byte ranges [off, end) of a stamped
+// page of size bytes that hold payload: the first sector after the
+// header, and every later sector but its last StampBytes, where its
+// stamp sits at end.
+func stampedSpans(size int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		if !yield(HeaderSize, min(MinBytes, size)) {
+			return
+		}
+		for sector := MinBytes; sector < size; sector += MinBytes {
+			if !yield(sector, sector+MinBytes-StampBytes) {
+				return
+			}
+		}
+	}
 }
 
 // Decode checks the page in buf, read from address addr, and returns its

@@ -186,13 +186,11 @@ type cutImage struct {
 func (c *cutImage) Choose(label string, n int) int {
 	switch label {
 	case diskmodel.LabelPage:
-		if c.page == c.hot && c.ch.Choose("cutHotPage", 2) == 0 {
-			c.torn, c.newFirst, c.unit, c.boundary = true, false, 0, 1
-			c.tore = append(c.tore, c.page)
-			c.page++
-			return diskmodel.PageMixed
+		completing := c.page == c.hot && c.ch.Choose("cutHotPage", 2) == 0
+		mode := 3 // the completing tear: old first, at the first boundary
+		if !completing {
+			mode = c.ch.Choose("cutPage", 4)
 		}
-		mode := c.ch.Choose("cutPage", 4)
 		c.torn, c.newFirst, c.unit = mode >= 2, mode == 2, 0
 		if c.torn {
 			c.tore = append(c.tore, c.page)
@@ -204,7 +202,10 @@ func (c *cutImage) Choose(label string, n int) int {
 		case 1:
 			return diskmodel.PagePersisted
 		}
-		c.boundary = 1 + c.ch.Choose("cutBoundary", mmapfile.PageBytes/mmapfile.SectorBytes-1)
+		c.boundary = 1
+		if !completing {
+			c.boundary += c.ch.Choose("cutBoundary", mmapfile.PageBytes/mmapfile.SectorBytes-1)
+		}
 		return diskmodel.PageMixed
 	case diskmodel.LabelUnit:
 		u := c.unit

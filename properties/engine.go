@@ -604,25 +604,20 @@ func recoveredOffering(s mmapfile.Storage) (*persy.DB, []string, model, error) {
 		offered = append(offered, string(id))
 		return decide(id)
 	}
-	db, m, err := openDump(s, opts)
-	return db, offered, m, err
-}
-
-func openDump(s mmapfile.Storage, opts persy.Options) (*persy.DB, model, error) {
 	db, err := persy.OpenStorage(s, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	snap, err := db.Snapshot()
 	if err != nil {
-		return db, nil, err
+		return db, offered, nil, err
 	}
 	defer snap.Close()
 	m, err := dump(snap)
 	if err != nil {
-		return db, nil, err
+		return db, offered, nil, err
 	}
-	return db, m, db.Check()
+	return db, offered, m, db.Check()
 }
 
 // durably calls f, which makes every commit so far durable (Sync,
