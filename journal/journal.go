@@ -191,15 +191,14 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 // spares) and pages of other kinds no read can take for a new page: they
 // stay, so that opening a file opened cleanly before writes nothing.
 func (w *Writer) scrubReused(nextSeq uint64) error {
-	if mutant.On(mutant.JournalReuseUnscrubbed) {
-		return w.wipeValidSpares(nextSeq)
-	}
 	zeros := make([]byte, page.MinBytes)
 	for _, addr := range append([]int64{w.next}, w.spares...) {
 		if !claimsSeq(w.s.Bytes(addr, page.HeaderSize), nextSeq) {
 			continue
 		}
-
+		if mutant.On(mutant.JournalReuseUnscrubbed) {
+			continue
+		}
 		if err := w.s.WriteAt(zeros, addr); err != nil {
 			return err
 		}
@@ -215,25 +214,6 @@ func (w *Writer) scrubReused(nextSeq uint64) error {
 func claimsSeq(header []byte, nextSeq uint64) bool {
 	h, ok := page.RawHeader(header)
 	return ok && h.Type == page.TypeJournal && h.Seq >= nextSeq
-}
-
-// wipeValidSpares is the seeded bug mutant.JournalReuseUnscrubbed: it
-// wipes only the spares holding a valid page of the sequence numbers the
-// writer will write, and leaves torn ones and the page the read stopped
-// at as they are.
-func (w *Writer) wipeValidSpares(nextSeq uint64) error {
-	for _, sp := range w.spares {
-		if h, _, err := page.Read(w.s, sp); err != nil || h.Type != page.TypeJournal || h.Seq < nextSeq {
-			continue
-		}
-		if err := w.s.WriteAt(make([]byte, 1<<PageExp), sp); err != nil {
-			return err
-		}
-		if err := w.s.SyncRange(sp, 1<<PageExp); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (w *Writer) setCommit(commit func() error) {
