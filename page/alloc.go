@@ -242,7 +242,8 @@ func readChunk(s mmapfile.Storage, c Ptr, end int64) (entries []int64, prev Ptr,
 
 // Free makes r pending: the next Commit lists it free, and only then is
 // it handed out again. The root state that Commit stores must not read r;
-// older ones may.
+// older ones may. A page already free is a *CorruptError: the state it
+// was loaded from lists as free a page that is in use.
 func (a *Allocator) Free(r Ref) error {
 	if a.err != nil {
 		return a.err
@@ -254,7 +255,9 @@ func (a *Allocator) Free(r Ref) error {
 		addr, _ := unpackLimbo(e)
 		return addr == r.Addr
 	}) {
-		return fmt.Errorf("page: free page at %d twice", r.Addr)
+		// What a file lists free is also in use: the file's state, read
+		// back, is not what was written (a lost write of a root copy).
+		return corrupt(r.Addr, "freed while already free")
 	}
 	a.isFree[r.Addr] = true
 	a.pending = append(a.pending, r)

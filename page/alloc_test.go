@@ -1,6 +1,7 @@
 package page_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -296,8 +297,9 @@ func TestCommitWritesNoPageItFrees(t *testing.T) {
 		t.Fatal(errs)
 	}
 	// Freed again while in limbo: refused.
-	if err := a.Free(freed[0]); err == nil {
-		t.Error("a page freed twice across commits was accepted")
+	var ce *page.CorruptError
+	if err := a.Free(freed[0]); !errors.As(err, &ce) || ce.Page != freed[0].Addr {
+		t.Errorf("a page freed twice across commits: %v, want a *CorruptError at %d", err, freed[0].Addr)
 	}
 }
 

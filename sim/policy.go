@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+
 	"github.com/gopersy/persy/sim/diskmodel"
 )
 
@@ -86,6 +88,9 @@ func policies(p diskmodel.Profile) []diskmodel.Chooser {
 // writes: how many units of each have a choice.
 type pageShape struct {
 	units []int // per page, in the order CrashImage asks
+	// lost is, per page, its index among the pages a lost write may
+	// hit (LabelLostPage), -1 if it has none to lose.
+	lost []int
 }
 
 // shapeOf learns the pages and units the next images at x's current yield
@@ -107,6 +112,14 @@ func shapeOf(x *execution, buf []byte) (pageShape, []byte, error) {
 	if err != nil {
 		return s, buf, err
 	}
+	stale := x.disk.Stale()
+	for _, off := range x.disk.Unsynced() {
+		k, ok := slices.BinarySearch(stale, off)
+		if !ok {
+			k = -1
+		}
+		s.lost = append(s.lost, k)
+	}
 	return s, img.Data, nil
 }
 
@@ -123,6 +136,10 @@ type sweep struct {
 	// garbageUnit, if garbage, is the unit of the target that holds
 	// garbage; -1 for none.
 	garbageUnit int
+	// lost, if not -1, is the target's index among the pages a lost
+	// write may hit: the target also loses the write its last barrier
+	// covered.
+	lost int
 
 	page, unit int
 }
@@ -131,6 +148,13 @@ func (c *sweep) Choose(label string, n int) int {
 	switch label {
 	case diskmodel.LabelCreated, diskmodel.LabelSize:
 		return n - 1
+	case diskmodel.LabelLostWrite:
+		if c.lost >= 0 {
+			return 1
+		}
+		return 0
+	case diskmodel.LabelLostPage:
+		return c.lost
 	case diskmodel.LabelPage:
 		c.page++
 		c.unit = 0
@@ -159,26 +183,35 @@ func (c *sweep) Choose(label string, n int) int {
 // and torn at every unit boundary (the units before it new and the rest
 // old, and the reverse) with the other pages lost and with them
 // persisted; where the profile tears to garbage, also each unit of the
-// page alone garbage, the rest of the page old and new.
+// page alone garbage, the rest of the page old and new; where it has
+// media faults, also each page that a barrier changed before alone
+// persisted and alone lost, the rest lost, with the write that barrier
+// covered lost too: a device that dropped a page's acknowledged write,
+// met by the write that reuses the page.
 func sweeps(s pageShape, p diskmodel.Profile) []diskmodel.Chooser {
 	var out []diskmodel.Chooser
 	for i, units := range s.units {
 		out = append(out,
-			&sweep{target: i, mode: diskmodel.PagePersisted, others: diskmodel.PageLost, garbageUnit: -1},
-			&sweep{target: i, mode: diskmodel.PageLost, others: diskmodel.PagePersisted, garbageUnit: -1})
+			&sweep{target: i, mode: diskmodel.PagePersisted, others: diskmodel.PageLost, garbageUnit: -1, lost: -1},
+			&sweep{target: i, mode: diskmodel.PageLost, others: diskmodel.PagePersisted, garbageUnit: -1, lost: -1})
 		for b := 1; b < units; b++ {
 			for _, others := range []int{diskmodel.PageLost, diskmodel.PagePersisted} {
 				out = append(out,
-					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: 0, newTo: b, garbage: p.GarbageTorn, garbageUnit: -1},
-					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: b, newTo: units, garbage: p.GarbageTorn, garbageUnit: -1})
+					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: 0, newTo: b, garbage: p.GarbageTorn, garbageUnit: -1, lost: -1},
+					&sweep{target: i, mode: diskmodel.PageMixed, others: others, newFrom: b, newTo: units, garbage: p.GarbageTorn, garbageUnit: -1, lost: -1})
 			}
 		}
 		if p.GarbageTorn {
 			for u := range units {
 				out = append(out,
-					&sweep{target: i, mode: diskmodel.PageMixed, others: diskmodel.PageLost, garbage: true, garbageUnit: u},
-					&sweep{target: i, mode: diskmodel.PageMixed, others: diskmodel.PageLost, newFrom: 0, newTo: units, garbage: true, garbageUnit: u})
+					&sweep{target: i, mode: diskmodel.PageMixed, others: diskmodel.PageLost, garbage: true, garbageUnit: u, lost: -1},
+					&sweep{target: i, mode: diskmodel.PageMixed, others: diskmodel.PageLost, newFrom: 0, newTo: units, garbage: true, garbageUnit: u, lost: -1})
 			}
+		}
+		if p.Media && i < len(s.lost) && s.lost[i] >= 0 {
+			out = append(out,
+				&sweep{target: i, mode: diskmodel.PagePersisted, others: diskmodel.PageLost, garbageUnit: -1, lost: s.lost[i]},
+				&sweep{target: i, mode: diskmodel.PageLost, others: diskmodel.PageLost, garbageUnit: -1, lost: s.lost[i]})
 		}
 	}
 	return out

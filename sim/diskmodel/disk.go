@@ -140,6 +140,8 @@ type Disk struct {
 	sizes    []int64
 	hist     [][][]byte // per unit: versions written since its last barrier
 	prior    [][]byte   // per unit: its durable version before its last barrier changed it, for lost writes
+	priorAt  []uint64   // per unit with a prior version: the barrier that changed it
+	barriers uint64     // barriers so far that persisted something
 	backed   []bool     // per unit: some version of it reached the disk
 	took     []bool     // per unit, while an image is made: a newer version taken
 	dirty    []int      // units with a history
@@ -189,7 +191,7 @@ func (d *Disk) load(data []byte) {
 	d.live = live{gens: [][]byte{padded()}}
 	d.shadow, d.durable = padded(), padded()
 	units := int(whole) / d.unit
-	d.hist, d.prior = make([][][]byte, units), make([][]byte, units)
+	d.hist, d.prior, d.priorAt = make([][][]byte, units), make([][]byte, units), make([]uint64, units)
 	d.backed, d.took = make([]bool, units), make([]bool, units)
 	for u := range d.backed {
 		d.backed[u] = true
@@ -216,6 +218,22 @@ func (d *Disk) Unsynced() []int64 {
 	var out []int64
 	for _, u := range d.dirty {
 		if off := int64(u/unitsPerPage) * mmapfile.PageBytes; len(out) == 0 || out[len(out)-1] != off {
+			out = append(out, off)
+		}
+	}
+	return out
+}
+
+// Stale returns the offsets of the OS pages a media fault may give their
+// content before the last barrier that changed them (a lost write), in
+// the order LabelLostPage counts them; none unless the profile is Media.
+func (d *Disk) Stale() []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	unitsPerPage := mmapfile.PageBytes / d.unit
+	var out []int64
+	for u, old := range d.prior {
+		if off := int64(u/unitsPerPage) * mmapfile.PageBytes; old != nil && (len(out) == 0 || out[len(out)-1] != off) {
 			out = append(out, off)
 		}
 	}
@@ -344,6 +362,7 @@ func (d *Disk) growLocked(size int64) {
 	units := int(whole) / d.unit
 	d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
 	d.prior = append(d.prior, make([][]byte, units-len(d.prior))...)
+	d.priorAt = append(d.priorAt, make([]uint64, units-len(d.priorAt))...)
 	d.backed = append(d.backed, make([]bool, units-len(d.backed))...)
 	d.took = append(d.took, make([]bool, units-len(d.took))...)
 	d.size = size
@@ -477,6 +496,7 @@ func (d *Disk) barrierLocked(what string) error {
 // persistLocked makes the units [lo, hi) durable at their current content.
 func (d *Disk) persistLocked(lo, hi int) {
 	hi = min(hi, len(d.hist))
+	d.barriers++
 	kept := d.dirty[:0]
 	for _, u := range d.dirty {
 		if u < lo || u >= hi {
@@ -486,6 +506,7 @@ func (d *Disk) persistLocked(lo, hi int) {
 		old, cur := d.durable[u*d.unit:(u+1)*d.unit], d.shadow[u*d.unit:(u+1)*d.unit]
 		if d.o.Profile.Media && !bytes.Equal(old, cur) {
 			d.prior[u] = append(d.prior[u][:0], old...)
+			d.priorAt[u] = d.barriers
 		}
 		copy(old, cur)
 		d.backed[u] = true

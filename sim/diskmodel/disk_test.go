@@ -291,6 +291,21 @@ func TestMediaFaults(t *testing.T) {
 	if img := image(t, d, always(false)).Data; img[2*page] != 8 {
 		t.Fatal("a page a barrier covered lost its write with no media fault asked")
 	}
+	// Two barriers, each over one sector of page 3: a lost write loses
+	// the last one's sector only; the first was another write, kept.
+	sector := d.Profile().AtomicBytes
+	must(t, d.WriteAt(bytes.Repeat([]byte{9}, sector), 3*page))
+	must(t, d.SyncRange(3*page, int64(sector)))
+	must(t, d.WriteAt(bytes.Repeat([]byte{10}, sector), 3*page+int64(sector)))
+	must(t, d.SyncRange(3*page+int64(sector), int64(sector)))
+	stale := d.Stale()
+	if len(stale) != 2 || stale[1] != 3*page {
+		t.Fatalf("pages a lost write may hit: %v, want pages 2 and 3", stale)
+	}
+	one := image(t, d, script(map[string]int{"lostWrite": 1, "lostPage": 1})).Data
+	if one[3*page] != 9 || one[3*page+sector] != 0 {
+		t.Fatalf("a lost write of page 3 left its sectors starting %d and %d, want 9 kept and the last barrier's 10 gone", one[3*page], one[3*page+sector])
+	}
 }
 
 func bitsDiffer(a, b []byte) int {

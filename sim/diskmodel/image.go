@@ -197,9 +197,11 @@ func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 		return
 	}
 	// A lost write: a page keeps what it held before the last barrier
-	// that covered it, although the barrier returned (a device that
+	// that changed it, although the barrier returned (a device that
 	// acknowledged a write and dropped it). The page reads as a stale
 	// version of itself, valid in every check that looks only at it.
+	// Only the sectors that barrier changed go back: those earlier
+	// barriers changed were other writes, which the device kept.
 	var stale []int // pages with a unit a barrier changed, in order
 	for u, old := range d.prior {
 		if p := u / unitsPerPage; old != nil && p < pages && (len(stale) == 0 || stale[len(stale)-1] != p) {
@@ -208,8 +210,14 @@ func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 	}
 	if len(stale) > 0 && ch.Choose(LabelLostWrite, 2) == 1 {
 		p := stale[ch.Choose(LabelLostPage, len(stale))]
+		last := uint64(0)
 		for u := p * unitsPerPage; u < (p+1)*unitsPerPage; u++ {
-			if old := d.prior[u]; old != nil && u*d.unit < len(data) {
+			if d.prior[u] != nil {
+				last = max(last, d.priorAt[u])
+			}
+		}
+		for u := p * unitsPerPage; u < (p+1)*unitsPerPage; u++ {
+			if old := d.prior[u]; old != nil && d.priorAt[u] == last && u*d.unit < len(data) {
 				copy(data[u*d.unit:min((u+1)*d.unit, len(data))], old)
 			}
 		}
