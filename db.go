@@ -127,7 +127,7 @@ func Open(path string, opts Options) (*DB, error) {
 // with ErrLocked while another holds it.
 func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, error) {
 	db, err := Open(path, opts)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || opts.ReadOnly {
 		return db, err
 	}
 	if _, err := createAt(path, init); err != nil {
@@ -227,7 +227,7 @@ func syncDir(dir string) error {
 // journal holds, takes a decision for each prepared one and Finish opens
 // the database.
 func OpenRecover(path string, opts Options) (*Recovery, error) {
-	f, err := mmapfile.Open(path, mmapfile.Options{})
+	f, err := mmapfile.Open(path, mmapfile.Options{ReadOnly: opts.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("persy: open %s: %w", path, err)
 	}
@@ -255,6 +255,9 @@ func OpenMemory(opts Options) (*DB, error) {
 // nothing committed) is formatted again. The DB owns s and closes it.
 func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
 	if s.Size() == 0 || page.Unformatted(s) {
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("%w: the storage holds no database, and a read-only open does not format one", ErrReadOnly)
+		}
 		db, err := create(s, opts)
 		if err != nil {
 			return nil, err
@@ -434,6 +437,10 @@ func (db *DB) Sync() error {
 func (db *DB) Checkpoint() error {
 	if err := db.lockWriter(); err != nil {
 		return err
+	}
+	if db.opts.ReadOnly {
+		db.wmu.Unlock()
+		return ErrReadOnly
 	}
 	defer db.wmu.Unlock()
 	return db.checkpoint()
@@ -637,7 +644,7 @@ func (db *DB) Close() error {
 	// are not durable, background ones written before the failure: Close
 	// says so rather than promise them.
 	err := failed
-	if failed == nil && !db.clean() {
+	if failed == nil && !db.opts.ReadOnly && !db.clean() {
 		err = db.checkpoint()
 	}
 	db.wmu.Unlock()

@@ -23,6 +23,7 @@ var (
 	ErrClosed           = mmapfile.ErrClosed
 	ErrLocked           = mmapfile.ErrLocked
 	ErrPoisoned         = mmapfile.ErrPoisoned
+	ErrReadOnly         = mmapfile.ErrReadOnly // a change to a database opened with Options.ReadOnly
 	ErrNotPersyFile     = page.ErrNotPersyFile
 	ErrFormatVersion    = page.ErrFormatVersion
 	// ErrUnknownTransaction is returned by Recovery.Commit and Rollback for

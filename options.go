@@ -66,6 +66,19 @@ type Options struct {
 	// synchronous commit or Close. The crash simulator sets it so that
 	// the background step is one it drives.
 	ManualSync bool
+	// ReadOnly opens the file for reading only, as bbolt's option does:
+	// under a shared lock (read-only handles in any number of processes
+	// at once; a read-write one fails with ErrLocked while any is open,
+	// and a read-only one while a read-write one is), mapped without write
+	// access. Recovery runs in memory only: what the journal holds is
+	// read, commits are redone in memory, prepared transactions are
+	// listed by OpenRecover and left undecided (OnPrepared is not called;
+	// their changes are not read), and nothing is written. Every change
+	// fails with ErrReadOnly: Begin, Checkpoint, the Recovery's decisions.
+	// It opens a file on a read-only mount or a full disk, and never
+	// changes a byte of it. OpenStorage with ReadOnly refuses an empty
+	// storage, which it would have to format.
+	ReadOnly bool
 }
 
 // Defaults of Options.

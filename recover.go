@@ -64,9 +64,12 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 		return nil, &CorruptError{Page: page.RootAddr, Reason: "the root state names no journal"}
 	}
 	// Before anything else is written: no torn root copy left by a crash
-	// may be completed by a later root write.
-	if _, err := page.Scrub(s, st); err != nil {
-		return nil, err
+	// may be completed by a later root write. A read-only open writes
+	// nothing, and so need not.
+	if !opts.ReadOnly {
+		if _, err := page.Scrub(s, st); err != nil {
+			return nil, err
+		}
 	}
 	db := newDB(s, opts)
 	db.alloc = page.NewAllocator(s, st)
@@ -180,7 +183,12 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 		}
 		tail.EndLSN = st.Checkpoint
 	}
-	if db.jw, err = journal.Open(s, db.alloc, st, tail, db.journalCommit); err != nil {
+	if opts.ReadOnly {
+		db.jw, err = journal.OpenReadOnly(s, db.alloc, st, tail)
+	} else {
+		db.jw, err = journal.Open(s, db.alloc, st, tail, db.journalCommit)
+	}
+	if err != nil {
 		return nil, err
 	}
 	db.rebuildSlots()
@@ -227,6 +235,9 @@ func (r *Recovery) decide(id []byte, d Decision) error {
 	if r.finished {
 		return ErrTxDone
 	}
+	if r.db.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	found := false
 	for _, t := range r.txs {
 		if t.status == StatusPrepared && bytes.Equal(t.id, id) {
@@ -247,13 +258,19 @@ func (r *Recovery) Rollback(id []byte) error { return r.decide(id, DecideRollbac
 
 // Finish carries out the decisions, decides the prepared transactions
 // left with Options.OnPrepared (commit if nil), writes a checkpoint if
-// recovery changed anything, and returns the open database.
+// recovery changed anything, and returns the open database. With
+// Options.ReadOnly it decides and writes nothing: the database it opens
+// reads what was committed, without the prepared transactions.
 func (r *Recovery) Finish() (*DB, error) {
 	if r.finished {
 		return nil, ErrTxDone
 	}
 	r.finished = true
 	db := r.db
+	if db.opts.ReadOnly {
+		// Nothing is decided, nothing written: the prepared stay so.
+		return db, nil
+	}
 	var batch []*commitReq
 	for _, t := range r.txs {
 		if t.status != StatusPrepared {

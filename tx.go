@@ -58,6 +58,9 @@ func (db *DB) Begin(o TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
+	if db.opts.ReadOnly {
+		return nil, ErrReadOnly
+	}
 	tx := &Tx{db: db, id: bytes.Clone(o.ID), strategy: db.opts.Strategy, bg: o.BackgroundSync,
 		creates: map[string]uint64{}, drops: map[string]uint64{}, newNext: map[uint64]uint64{},
 		writes: map[recKey]*txWrite{}, reads: map[recKey]uint32{}}

@@ -126,6 +126,26 @@ var ErrNoJournal = errors.New("journal: the file has no journal")
 // whose first sector claims a sequence number the writer will write,
 // valid or torn, have that sector zeroed behind a barrier.
 func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit func() error) (*Writer, error) {
+	w, err := resume(s, a, st, t, commit)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.scrubReused(t.NextSeq); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// OpenReadOnly is Open for an owner that will write nothing: it scrubs
+// nothing, so it writes nothing, and the Writer it returns serves Owned
+// and End only. A Writer opened so must never write: nothing made the
+// pages it would reuse unable to validate.
+func OpenReadOnly(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail) (*Writer, error) {
+	return resume(s, a, st, t, nil)
+}
+
+// resume is Open up to the scrub.
+func resume(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit func() error) (*Writer, error) {
 	if st.JournalHead == 0 || t.Next == 0 {
 		return nil, ErrNoJournal
 	}
@@ -157,9 +177,6 @@ func Open(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit f
 		if !taken[sp] {
 			w.spares = append(w.spares, sp)
 		}
-	}
-	if err := w.scrubReused(t.NextSeq); err != nil {
-		return nil, err
 	}
 	w.durable = len(w.spares)
 	return w, nil

@@ -29,6 +29,13 @@ type Options struct {
 	// the OS page size and of PageBytes; zero means DefaultFileRegionBytes.
 	// Each region is mapped MaxViewBytes longer, overlapping the next.
 	RegionBytes int64
+	// ReadOnly opens the file for reading only (Open; Create refuses it):
+	// the file is opened O_RDONLY, locked shared (any number of read-only
+	// handles, in any process, and no read-write one), and mapped
+	// without write access. WriteAt and Grow fail with ErrReadOnly;
+	// SyncRange and Sync do nothing, there being nothing to make
+	// durable. Nothing through the handle changes a byte of the file.
+	ReadOnly bool
 }
 
 // The system calls behind the barriers and the space reservation, as
@@ -45,10 +52,11 @@ var (
 // overlap by MaxViewBytes (see regions). Regions are mapped as the file
 // grows and never remapped or moved, so a view from Bytes stays valid until
 // Close. A File holds an exclusive flock on its file: one handle per file,
-// in this process or any other. File is safe for concurrent use by multiple
+// in this process or any other; a read-only File holds a shared one. File is safe for concurrent use by multiple
 // goroutines, except that Close must not race with other calls.
 type File struct {
 	path          string
+	readOnly      bool
 	f             *os.File
 	fd            int
 	syncPageBytes int64 // SyncRange's alignment: the OS page size, at least PageBytes
@@ -79,11 +87,14 @@ func Create(path string, o Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.ReadOnly {
+		return nil, fmt.Errorf("%w: create %s", ErrReadOnly, path)
+	}
 	osf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("mmapfile: create: %w", err)
 	}
-	f, err := newFile(osf, path, rb)
+	f, err := newFile(osf, path, rb, false)
 	if err != nil {
 		// Someone else opened the file between its creation and the lock:
 		// it is theirs now, leave it.
@@ -105,11 +116,15 @@ func Open(path string, o Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	osf, err := os.OpenFile(path, os.O_RDWR, 0)
+	flag := os.O_RDWR
+	if o.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	osf, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mmapfile: open: %w", err)
 	}
-	return newFile(osf, path, rb)
+	return newFile(osf, path, rb, o.ReadOnly)
 }
 
 // regionBytes returns the validated region size.
@@ -132,10 +147,15 @@ func osPageBytes() int64 {
 	return max(int64(unix.Getpagesize()), PageBytes)
 }
 
-// newFile locks osf and maps its current size. On error it closes osf.
-func newFile(osf *os.File, path string, rb int64) (*File, error) {
+// newFile locks osf, shared if readOnly and exclusive otherwise, and
+// maps its current size. On error it closes osf.
+func newFile(osf *os.File, path string, rb int64, readOnly bool) (*File, error) {
 	fd := int(osf.Fd())
-	err := ignoringEINTR(func() error { return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) })
+	how := unix.LOCK_EX
+	if readOnly {
+		how = unix.LOCK_SH
+	}
+	err := ignoringEINTR(func() error { return unix.Flock(fd, how|unix.LOCK_NB) })
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		osf.Close()
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
@@ -146,6 +166,7 @@ func newFile(osf *os.File, path string, rb int64) (*File, error) {
 	}
 	f := &File{
 		path:          path,
+		readOnly:      readOnly,
 		f:             osf,
 		fd:            fd,
 		syncPageBytes: osPageBytes(),
@@ -211,6 +232,9 @@ func (f *File) Grow(size int64) error {
 	if size <= old {
 		return nil
 	}
+	if f.readOnly {
+		return fmt.Errorf("%w: grow %s", ErrReadOnly, f.path)
+	}
 	if err := f.reserve(old, size); err != nil {
 		return f.shrinkBack(old, fmt.Errorf("mmapfile: grow %s from %d to %d bytes: %w", f.path, old, size, err))
 	}
@@ -262,8 +286,12 @@ func (f *File) shrinkBack(old int64, err error) error {
 func (f *File) mapRegions(size int64) ([][]byte, error) {
 	var added [][]byte
 	length := int(f.r.regionBytes + MaxViewBytes)
+	prot := mmap.RDWR
+	if f.readOnly {
+		prot = mmap.RDONLY
+	}
 	for i := len(f.r.mapped); i < f.r.count(size); i++ {
-		m, err := mmap.MapRegion(f.f, length, mmap.RDWR, 0, int64(i)*f.r.regionBytes)
+		m, err := mmap.MapRegion(f.f, length, prot, 0, int64(i)*f.r.regionBytes)
 		if err != nil {
 			for _, a := range added {
 				mm := mmap.MMap(a)
@@ -299,6 +327,9 @@ func (f *File) WriteAt(p []byte, off int64) error {
 	if err := f.usable(); err != nil {
 		return err
 	}
+	if f.readOnly {
+		return fmt.Errorf("%w: write of %d bytes at %d to %s", ErrReadOnly, len(p), off, f.path)
+	}
 	if err := CheckWrite(off, len(p), f.size); err != nil {
 		return err
 	}
@@ -320,7 +351,7 @@ func (f *File) SyncRange(off, n int64) error {
 	if err := CheckSyncRange(off, n, f.size); err != nil {
 		return err
 	}
-	if n == 0 {
+	if n == 0 || f.readOnly {
 		return nil
 	}
 	ps := f.syncPageBytes
@@ -348,7 +379,7 @@ func (f *File) SyncRange(off, n int64) error {
 func (f *File) Sync() error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if err := f.usable(); err != nil {
+	if err := f.usable(); err != nil || f.readOnly {
 		return err
 	}
 	if err := ignoringEINTR(func() error { return fdatasync(f.fd) }); err != nil {

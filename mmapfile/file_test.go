@@ -582,3 +582,68 @@ func TestWriteFaultPoisons(t *testing.T) {
 	}
 	checkPoisoned(t, f)
 }
+
+// TestReadOnlyFile: a read-only File reads what the file holds, shares
+// the file with other read-only handles and no writer, refuses writes
+// and growth with ErrReadOnly, and changes nothing in the file.
+func TestReadOnlyFile(t *testing.T) {
+	f, path := createTestFile(t)
+	size := int64(3*testRegionBytes + PageBytes)
+	must(t, f.Grow(size))
+	want := pattern(5, int(size))
+	for off := int64(0); off < size; off += MaxViewBytes {
+		must(t, f.WriteAt(want[off:min(off+MaxViewBytes, size)], off))
+	}
+	must(t, f.Sync())
+	if _, err := Open(path, Options{RegionBytes: testRegionBytes, ReadOnly: true}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a read-only Open while a writer holds the file = %v, want ErrLocked", err)
+	}
+	must(t, f.Close())
+	must(t, os.Chmod(path, 0o444))
+	fi, err := os.Stat(path)
+	must(t, err)
+
+	var ro [2]*File
+	for i := range ro {
+		if ro[i], err = Open(path, Options{RegionBytes: testRegionBytes, ReadOnly: true}); err != nil {
+			t.Fatalf("read-only Open %d: %v", i, err)
+		}
+		defer ro[i].Close()
+	}
+	if _, err := Open(path, Options{RegionBytes: testRegionBytes}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a read-write Open while readers hold the file = %v, want ErrLocked", err)
+	}
+	r := ro[0]
+	if got := r.Bytes(testRegionBytes-10, 20); !bytes.Equal(got, want[testRegionBytes-10:testRegionBytes+10]) {
+		t.Fatal("a read-only view across a region boundary reads other bytes")
+	}
+	if err := r.WriteAt([]byte{1}, 0); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("WriteAt on a read-only File = %v, want ErrReadOnly", err)
+	}
+	if err := r.Grow(size + PageBytes); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("Grow on a read-only File = %v, want ErrReadOnly", err)
+	}
+	must(t, r.Grow(size)) // no growth: a no-op, as on any File
+	must(t, r.SyncRange(0, size))
+	must(t, r.Sync())
+	if r.Size() != size {
+		t.Fatalf("size %d, want %d", r.Size(), size)
+	}
+	// The mapping has no write access: a store into it faults.
+	if err := Protect(func() { r.Bytes(0, 1)[0] = 1 }); err == nil && r.Bytes(0, 1)[0] == 1 {
+		t.Fatal("a store into a read-only mapping changed it")
+	}
+	for _, h := range ro {
+		must(t, h.Close())
+	}
+	got, err := os.ReadFile(path)
+	must(t, err)
+	fi2, err := os.Stat(path)
+	must(t, err)
+	if !bytes.Equal(got, want) || !fi.ModTime().Equal(fi2.ModTime()) {
+		t.Fatal("read-only handles changed the file")
+	}
+	if _, err := Create(filepath.Join(t.TempDir(), "new"), Options{ReadOnly: true}); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("a read-only Create = %v, want ErrReadOnly", err)
+	}
+}

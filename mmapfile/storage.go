@@ -83,6 +83,8 @@ var (
 	// ErrPoisoned: a sync failed earlier; the handle accepts no further
 	// mutation. Close it and reopen, which runs recovery.
 	ErrPoisoned = errors.New("mmapfile: storage poisoned by an earlier sync failure")
+	// ErrReadOnly: a change to a storage opened read-only.
+	ErrReadOnly = errors.New("mmapfile: storage is read-only")
 	// ErrClosed: the storage was closed.
 	ErrClosed = errors.New("mmapfile: storage closed")
 	// ErrOutOfRange: a write or sync outside [0, Size()).

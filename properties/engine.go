@@ -620,6 +620,47 @@ func recoveredOffering(s mmapfile.Storage) (*persy.DB, []string, model, error) {
 	return db, offered, m, db.Check()
 }
 
+// readOnlyReads opens img read-only, as Options.ReadOnly does after a
+// crash, and checks that the open writes nothing and, when recovery
+// found nothing in doubt (exact), reads want, the state a read-write
+// recovery of img gives: a read-only open redoes in memory what recovery
+// redoes in the file.
+func readOnlyReads(img *diskmodel.Image, profile diskmodel.Profile, want model, exact bool) error {
+	writes := 0
+	d, err := diskmodel.FromImage(img, diskmodel.Options{Profile: profile, Yield: func(_ *diskmodel.Disk, op diskmodel.Op) error {
+		if op.Kind != diskmodel.OpClose {
+			writes++
+		}
+		return nil
+	}})
+	if err != nil {
+		return err
+	}
+	opts := engineOptions(0)
+	opts.ReadOnly = true
+	db, err := persy.OpenStorage(d, opts)
+	if err != nil {
+		return fmt.Errorf("read-only: opening a file recovery opens: %w", err)
+	}
+	defer db.Close()
+	snap, err := db.Snapshot()
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	got, err := dump(snap)
+	if err != nil {
+		return fmt.Errorf("read-only: reading: %w", err)
+	}
+	if writes > 0 {
+		return fmt.Errorf("read-only: the open made %d writes", writes)
+	}
+	if d := diff(want, got); exact && d != "" {
+		return fmt.Errorf("read-only: the open reads another state than recovery gives: %s", d)
+	}
+	return nil
+}
+
 // durably calls f, which makes every commit so far durable (Sync,
 // Checkpoint), and acknowledges them when it returns nil.
 func (w *engineWorkload) durably(f func() error) error {
@@ -697,6 +738,9 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 	}
 	if r.Damaged {
 		return nil // what is not detected is as it should be; the rest is not promised
+	}
+	if err := readOnlyReads(img0, profile, got, len(offered) == 0); err != nil {
+		return err
 	}
 	// I7: recovering the recovered file writes nothing.
 	img1, err := d1.CrashImage(diskmodel.Func(func(string, int) int { return 0 }), nil)
