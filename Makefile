@@ -42,7 +42,8 @@ mutants:
 		if PERSY_MUTANT=$$m $(GO) run -tags mutants ./cmd/persy sim -failfast $(SIMFLAGS) > .persy-sim-mutant.log 2>&1; then \
 			cat .persy-sim-mutant.log; echo "MISSED: $$m"; rm -f .persy-sim-mutant.log; exit 1; \
 		fi; \
-		grep -A3 "^failures found" .persy-sim-mutant.log | sed -n 2p; grep "rows went wrong" .persy-sim-mutant.log; \
+		grep ' FAILED$$' .persy-sim-mutant.log | while read w p s rest; do grep -F "  $$w on $$p ($$s):" .persy-sim-mutant.log; done; \
+		grep "rows went wrong" .persy-sim-mutant.log; \
 	done; rm -f .persy-sim-mutant.log; echo "every seeded bug caught"
 
 bench:
