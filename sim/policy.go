@@ -138,7 +138,7 @@ type sweep struct {
 	garbageUnit int
 	// lost, if not -1, is the target's index among the pages a lost
 	// write may hit: the target also loses the write its last barrier
-	// covered.
+	// changed.
 	lost int
 
 	page, unit int
@@ -186,7 +186,7 @@ func (c *sweep) Choose(label string, n int) int {
 // page alone garbage, the rest of the page old and new; where it has
 // media faults, also each page that a barrier changed before alone
 // persisted and alone lost, the rest lost, with the write that barrier
-// covered lost too: a device that dropped a page's acknowledged write,
+// changed lost too: a device that dropped a page's acknowledged write,
 // met by the write that reuses the page.
 func sweeps(s pageShape, p diskmodel.Profile) []diskmodel.Chooser {
 	var out []diskmodel.Chooser

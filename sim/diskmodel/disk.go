@@ -141,7 +141,7 @@ type Disk struct {
 	hist     [][][]byte // per unit: versions written since its last barrier
 	prior    [][]byte   // per unit: its durable version before its last barrier changed it, for lost writes
 	priorAt  []uint64   // per unit with a prior version: the barrier that changed it
-	barriers uint64     // barriers so far that persisted something
+	barriers uint64     // persists so far (barriers), numbering priorAt
 	backed   []bool     // per unit: some version of it reached the disk
 	took     []bool     // per unit, while an image is made: a newer version taken
 	dirty    []int      // units with a history
@@ -226,7 +226,8 @@ func (d *Disk) Unsynced() []int64 {
 
 // Stale returns the offsets of the OS pages a media fault may give their
 // content before the last barrier that changed them (a lost write), in
-// the order LabelLostPage counts them; none unless the profile is Media.
+// the order LabelLostPage counts them in an image of the newest size; none
+// unless the profile is Media.
 func (d *Disk) Stale() []int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()

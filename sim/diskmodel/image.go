@@ -28,7 +28,7 @@ const (
 	LabelMisdirectFrom = "misdirectFrom" // media: the page whose write went astray, among those with unsynced writes
 	LabelMisdirectTo   = "misdirectTo"   // media: where it landed, skipping from
 	LabelLostWrite     = "lostWrite"     // media, with no bit flipped and no write misdirected: 2: no lost write (0) or one (1)
-	LabelLostPage      = "lostPage"      // media: the page whose last barrier-covered write is lost, among those with one
+	LabelLostPage      = "lostPage"      // media: the page that loses what its last changing barrier wrote, among those with one
 )
 
 // IsMediaFault reports whether a decision labelled label, answered 1,
