@@ -68,7 +68,26 @@ func (db *DB) submit(r *commitReq) error {
 // order. Each commit is applied to the new version before anything is
 // journaled: a request whose changes do not fit fails alone, and nothing
 // the journal holds can fail to apply at recovery. The caller holds wmu.
+//
+// Where the file has no room for the batch's journal pages, nothing is
+// written: a checkpoint, which may use the ballast, frees the journal's
+// pages and those deletes gave back, and the batch is tried once more;
+// if it still does not fit, every request fails with the error (wrapping
+// ENOSPC on a full disk) and the database goes on.
 func (db *DB) process(batch []*commitReq) {
+	if !db.processOnce(batch) || db.checkpoint() != nil {
+		return // with no room for the checkpoint either, the errors stand
+	}
+	for _, r := range batch {
+		r.err = nil
+	}
+	db.processOnce(batch)
+}
+
+// processOnce is process without the retry: it reports whether the
+// batch found no room, with nothing written and every request's error
+// set.
+func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 	setAll := func(err error) {
 		for _, r := range batch {
 			if r.err == nil {
@@ -82,7 +101,7 @@ func (db *DB) process(batch []*commitReq) {
 	db.mu.Unlock()
 	if err != nil {
 		setAll(err)
-		return
+		return false
 	}
 	type applied struct {
 		r  *commitReq
@@ -91,6 +110,7 @@ func (db *DB) process(batch []*commitReq) {
 	}
 	var todo []applied
 	background := true
+	mark := db.jw.Mark()
 	for _, r := range batch {
 		a := applied{r: r}
 		if r.kind == reqCommit || r.kind == reqDecideCommit {
@@ -106,22 +126,29 @@ func (db *DB) process(batch []*commitReq) {
 			// journal refuses now is a bug, and the journal's buffer
 			// may hold part of the transaction.
 			setAll(db.fail(err))
-			return
+			return false
 		}
 		todo = append(todo, a)
 		background = background && r.background
 	}
 	if len(todo) == 0 {
-		return
+		return false
 	}
 	if background {
 		err = db.jw.Write()
 	} else {
 		err = db.jw.Flush()
 	}
+	if errors.Is(err, journal.ErrNoRoom) {
+		// Nothing was written: the entries go, the versions applied
+		// are dropped, and the database is as before the batch.
+		db.jw.Rewind(mark)
+		setAll(fmt.Errorf("persy: no room in the file for the commit: %w", err))
+		return true
+	}
 	if err != nil {
 		setAll(db.fail(err))
-		return
+		return false
 	}
 	db.unsynced = background
 	db.mu.Lock()
@@ -147,6 +174,7 @@ func (db *DB) process(batch []*commitReq) {
 	// The batch is durable (or, in background, written): a checkpoint
 	// failing now stops the database but takes nothing back.
 	_ = db.maybeCheckpoint()
+	return false
 }
 
 // journalReq appends r's entries.

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
@@ -450,7 +451,10 @@ func (db *DB) maybeCheckpoint() error {
 	if db.jw.End()-db.durable.Checkpoint < uint64(db.opts.CheckpointBytes) {
 		return nil
 	}
-	return db.checkpoint()
+	if err := db.checkpoint(); err != nil && !errors.Is(err, errNoRoom) {
+		return err
+	}
+	return nil // a checkpoint with no room waits for one with room
 }
 
 // checkpoint writes the current version into fresh pages and stores it.
@@ -463,6 +467,13 @@ func (db *DB) checkpoint() error {
 	db.mu.Lock()
 	v, minPin, nextSeg := db.cur, db.minPin(), db.nextSeg
 	db.mu.Unlock()
+	if err := db.reserveCheckpoint(v, minPin, nextSeg); errors.Is(err, syscall.ENOSPC) {
+		// Nothing changed: the journal still holds every commit, and
+		// the database goes on without the checkpoint.
+		return fmt.Errorf("%w: %w", errNoRoom, err)
+	} else if err != nil {
+		return db.fail(err)
+	}
 
 	// Pages no version still read are freed; the rest stay listed.
 	var keep []retainedPage
@@ -551,6 +562,64 @@ func (db *DB) checkpoint() error {
 	db.cur = nv
 	db.mu.Unlock()
 	return nil
+}
+
+// errNoRoom marks a checkpoint the file had no room for: it changed
+// nothing, and the database goes on.
+var errNoRoom = errors.New("persy: no room in the file for a checkpoint")
+
+// reserveCheckpoint makes sure the checkpoint of v can allocate every page
+// it writes, using the allocator's ballast if it must, before it changes
+// anything: the records and address pages changed, the catalogue, and
+// the chunks that list what it frees (at most the pages it may free:
+// those no pin holds, the dropped segments', the address and catalogue
+// pages it replaces, the journal's).
+func (db *DB) reserveCheckpoint(v *version, minPin, nextSeg uint64) error {
+	var n page.Need
+	var freeing []page.Ref
+	kept := 0
+	for _, r := range append(db.retained, db.superseded...) {
+		if r.seq <= minPin {
+			freeing = append(freeing, r.ref)
+		} else {
+			kept++
+		}
+	}
+	for _, id := range db.dropped {
+		for _, r := range db.disk[id] {
+			freeing = append(freeing, r.Ref)
+		}
+	}
+	for k := range db.dirty {
+		_, s := v.segByID(k.seg)
+		if s == nil || k.page >= uint64(len(s.pages)) {
+			continue
+		}
+		for _, sl := range s.pages[k.page] {
+			if exp, ok := segment.DataExp(len(sl.Pending)); ok && sl.Live && sl.Pending != nil {
+				n.Add(exp, 1)
+			}
+		}
+		n.Add(segment.AddressExp, 1)
+		if pages := db.disk[k.seg]; k.page < uint64(len(pages)) && pages[k.page] != (page.Ptr{}) {
+			freeing = append(freeing, pages[k.page].Ref)
+		}
+	}
+	for _, r := range db.catPages {
+		freeing = append(freeing, r.Ref)
+	}
+	freeing = append(freeing, db.jw.Owned().Reachable...)
+	cat := &segment.Catalog{NextSegment: nextSeg, Retained: make([]page.Ref, kept)}
+	for _, s := range v.segs {
+		pages := make([]page.Ptr, max(len(db.disk[s.id]), len(s.pages)))
+		cat.Segments = append(cat.Segments, segment.Entry{ID: s.id, Name: s.name, Pages: pages})
+	}
+	for _, need := range []page.Need{segment.CatalogNeed(cat), db.alloc.CommitNeed(freeing)} {
+		for c, k := range need {
+			n[c] += k
+		}
+	}
+	return db.alloc.Reserve(n, true)
 }
 
 // writeSegmentPages writes the pending records and the changed address
@@ -645,7 +714,11 @@ func (db *DB) Close() error {
 	// says so rather than promise them.
 	err := failed
 	if failed == nil && !db.opts.ReadOnly && !db.clean() {
-		err = db.checkpoint()
+		// With no room for it, the checkpoint is left to the next open:
+		// the journal holds every commit.
+		if err = db.checkpoint(); errors.Is(err, errNoRoom) {
+			err = nil
+		}
 	}
 	db.wmu.Unlock()
 	if db.bgWake != nil {

@@ -2,6 +2,7 @@ package persy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -309,7 +310,11 @@ func (r *Recovery) Finish() (*DB, error) {
 	}
 	var err error
 	if !db.clean() {
-		err = db.checkpoint()
+		// On a full disk the checkpoint waits: the database opens on
+		// the journal, which holds what recovery redid.
+		if err = db.checkpoint(); errors.Is(err, errNoRoom) {
+			err = nil
+		}
 	}
 	db.wmu.Unlock()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"syscall"
 
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
@@ -292,7 +293,18 @@ func (w *Writer) Flush() error {
 // without a barrier: a process that dies after Write loses none of them,
 // a power loss may lose any page not made durable since, and with it every
 // page after it, so the journal that survives is always a prefix.
+//
+// Before it writes anything it makes sure the allocator can give every
+// spare page it will need without growing the file; where it cannot, it
+// writes nothing and returns an error wrapping ErrNoRoom (and ENOSPC on
+// a full disk), and Rewind may take the entries back.
 func (w *Writer) Write() error {
+	if err := w.room(); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: %w", ErrNoRoom, err)
+		}
+		return err
+	}
 	for off := 0; off < len(w.buf); {
 		n := min(PageStream, len(w.buf)-off)
 		first := noEntry
@@ -326,6 +338,43 @@ func (w *Writer) Write() error {
 	}
 	w.buf, w.starts = w.buf[:0], w.starts[:0]
 	return nil
+}
+
+// ErrNoRoom is wrapped by Write and Flush when the file has no room for
+// the pages the entries need (the disk is full: the error wraps ENOSPC
+// too): nothing was written.
+var ErrNoRoom = errors.New("journal: no room for the entries")
+
+// room reserves what writing the entries appended may allocate: the
+// spare pages of the refills it takes, and the chunk pages of the
+// commits that store them.
+func (w *Writer) room() error {
+	pages := (len(w.buf) + PageStream - 1) / PageStream
+	if pages <= w.durable {
+		return nil
+	}
+	refills := (pages - w.durable + page.MaxJournalSpare - 1) / page.MaxJournalSpare
+	one := w.a.CommitNeed()
+	var n page.Need
+	for c := range n {
+		n[c] = refills * one[c]
+	}
+	n.Add(PageExp, refills*page.MaxJournalSpare)
+	return w.a.Reserve(n, false)
+}
+
+// A Mark is a point in the entries appended, for Rewind.
+type Mark struct{ buf, starts int }
+
+// Mark returns the point Rewind goes back to.
+func (w *Writer) Mark() Mark { return Mark{len(w.buf), len(w.starts)} }
+
+// Rewind drops the entries appended since m, which no Write since may
+// have written, as after a Write that failed with ErrNoRoom.
+func (w *Writer) Rewind(m Mark) {
+	if m.buf <= len(w.buf) && m.starts <= len(w.starts) {
+		w.buf, w.starts = w.buf[:m.buf], w.starts[:m.starts]
+	}
 }
 
 // takeSpare returns a page that is durably the journal's, refilling the

@@ -14,6 +14,13 @@ import (
 // system call and its size becomes durable only with a Sync.
 const GrowBytes = 64 << 10
 
+// BallastBytes is the free space at the file's end that Reserve keeps
+// for checkpoints: an operation that is not one fails with ENOSPC while
+// that much is still free, so that on a full disk a checkpoint, which
+// writes the pages it changes elsewhere before it frees the old ones,
+// still has room to free what deletes gave back.
+const BallastBytes = 64 << 10
+
 // chunkHead is the bytes before a chunk page's entries: prev u64 (a
 // packed Ref), the entries of prev already handed out u32, the entry
 // count u32, prev's checksum u32 and four zero bytes.
@@ -150,13 +157,114 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 	at := alignUp(a.st.End, exp)
 	r := Ref{at, exp}
 	if end := r.Addr + r.Bytes(); end > a.s.Size() {
-		if err := a.s.Grow(max(end, a.s.Size()+GrowBytes)); err != nil {
+		if err := a.grow(end); err != nil {
 			return Ref{}, err
 		}
 	}
 	a.pad(at)
 	a.st.End += r.Bytes()
 	return r, nil
+}
+
+// grow grows the file to at least end bytes: by GrowBytes or more, or,
+// where the disk has no room for that, by exactly what end needs. A
+// failure changes nothing.
+func (a *Allocator) grow(end int64) error {
+	err := a.s.Grow(max(end, a.s.Size()+GrowBytes))
+	if err != nil && end < a.s.Size()+GrowBytes {
+		if a.s.Grow(end) == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// Need counts the pages an operation may allocate, by size class.
+type Need [Classes]int
+
+// Add counts k more pages of size exponent exp.
+func (n *Need) Add(exp uint8, k int) { n[exp-MinExp] += k }
+
+// Reserve makes sure that the pages n counts can be allocated without
+// growing the file, so that an operation that reserved first cannot
+// fail for space half done: what a class's free list and durable limbo
+// cannot serve must fit between the allocator's end and the file's, and
+// the file grows now if it does not. Unless ballast is set, BallastBytes
+// must stay free besides. A failure (wrapping ENOSPC on a full disk)
+// changes nothing.
+func (a *Allocator) Reserve(n Need, ballast bool) error {
+	if a.err != nil {
+		return a.err
+	}
+	var ext int64
+	for c, k := range n {
+		if k == 0 {
+			continue
+		}
+		exp := uint8(MinExp + c)
+		// The list's count includes its chunk pages, which are handed
+		// out only a Commit after they are exhausted.
+		count := int64(a.st.Free[c].Count)
+		perChunk := int64(Capacity(exp)-chunkHead) / 8
+		avail := max(0, count-(count+perChunk-1)/perChunk-1)
+		for i := range a.st.LimboCount {
+			if _, e := unpackLimbo(a.st.Limbo[i]); e == exp && a.limboGen[i] <= a.st.Gen {
+				avail++
+			}
+		}
+		short := int64(k) - avail
+		if short <= 0 {
+			continue
+		}
+		// Pages of an OS page or more start on one: at most an OS page
+		// of padding for the class. Smaller ones may each be padded by
+		// up to their own size after a smaller one.
+		if size := int64(1) << exp; size >= mmapfile.PageBytes {
+			ext += short*size + mmapfile.PageBytes
+		} else {
+			ext += 2 * short * size
+		}
+	}
+	if ext == 0 {
+		return nil
+	}
+	need := a.st.End + ext
+	if !ballast {
+		need += BallastBytes
+	}
+	if need <= a.s.Size() {
+		return nil
+	}
+	return a.grow(need)
+}
+
+// CommitNeed returns what the next Commit may allocate for the chunk
+// pages that list what it frees: the pages pending now, in limbo, and
+// more, which the caller will free before it: per class, a chunk for
+// every chunk's worth and one more for the exhausted chunks allocating
+// them may add.
+func (a *Allocator) CommitNeed(more ...[]Ref) Need {
+	var k [Classes]int
+	for _, r := range a.pending {
+		k[r.Exp-MinExp]++
+	}
+	for i := range a.st.LimboCount {
+		_, e := unpackLimbo(a.st.Limbo[i])
+		k[e-MinExp]++
+	}
+	for _, rs := range more {
+		for _, r := range rs {
+			k[r.Exp-MinExp]++
+		}
+	}
+	var n Need
+	for c, kc := range k {
+		if kc > 0 {
+			perChunk := (Capacity(uint8(MinExp+c)) - chunkHead) / 8
+			n[c] = (kc+perChunk-1)/perChunk + 1
+		}
+	}
+	return n
 }
 
 // alignUp returns the first address from end on where a page of size
@@ -242,8 +350,8 @@ func readChunk(s mmapfile.Storage, c Ptr, end int64) (entries []int64, prev Ptr,
 
 // Free makes r pending: the next Commit lists it free, and only then is
 // it handed out again. The root state that Commit stores must not read r;
-// older ones may. A page already free is a *CorruptError: the state it
-// was loaded from lists as free a page that is in use.
+// older ones may. Freeing a page the state the allocator was made with
+// has in limbo is a *CorruptError: that state lists free a page in use.
 func (a *Allocator) Free(r Ref) error {
 	if a.err != nil {
 		return a.err
@@ -251,13 +359,20 @@ func (a *Allocator) Free(r Ref) error {
 	if !r.Within(a.st.End) {
 		return fmt.Errorf("page: free %d-byte page at %d: not a page below %d", r.Bytes(), r.Addr, a.st.End)
 	}
-	if a.isFree[r.Addr] || slices.ContainsFunc(a.st.Limbo[:a.st.LimboCount], func(e int64) bool {
-		addr, _ := unpackLimbo(e)
-		return addr == r.Addr
-	}) {
-		// What a file lists free is also in use: the file's state, read
-		// back, is not what was written (a lost write of a root copy).
-		return corrupt(r.Addr, "freed while already free")
+	if a.isFree[r.Addr] {
+		return fmt.Errorf("page: free page at %d twice", r.Addr)
+	}
+	for i, e := range a.st.Limbo[:a.st.LimboCount] {
+		if addr, _ := unpackLimbo(e); addr != r.Addr {
+			continue
+		}
+		if a.limboGen[i] == 0 {
+			// In limbo in the state the allocator was made with, and
+			// yet in use: the file's state, read back, is not what was
+			// written (a lost write of a root copy).
+			return corrupt(r.Addr, "freed while the root state lists it free")
+		}
+		return fmt.Errorf("page: free page at %d twice", r.Addr)
 	}
 	a.isFree[r.Addr] = true
 	a.pending = append(a.pending, r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"syscall"
 
 	persy "github.com/gopersy/persy"
 	"github.com/gopersy/persy/mmapfile"
@@ -226,7 +227,18 @@ var _ mmapfile.Storage = (*cutter)(nil)
 func (w *chainWorkload) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	w.ch = ch
 	err := w.run(s)
+	if sim.IsInjected(err) && w.db != nil && errors.Is(err, syscall.ENOSPC) {
+		// A full disk stops nothing: the commit that found no room
+		// wrote nothing, and the database goes on (Sync reports a
+		// database stopped by a storage failure).
+		if rerr := w.db.Sync(); rerr != nil && !errors.Is(rerr, syscall.ENOSPC) {
+			return fmt.Errorf("%w: a full disk stopped the database: %v, then %v", errWorkload, err, rerr)
+		}
+		return nil
+	}
 	if sim.IsInjected(err) && w.db != nil {
+		// I12: after a failed barrier or a crash, nothing more is
+		// acknowledged.
 		if perr := w.db.Update(func(tx *persy.Tx) error { return tx.CreateSegment("probe") }); perr == nil {
 			return fmt.Errorf("%w: I12: a commit was acknowledged after the storage failed: %v", errWorkload, err)
 		}

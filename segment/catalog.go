@@ -67,19 +67,15 @@ func WriteCatalog(s mmapfile.Storage, alloc func(exp uint8) (page.Ref, error), s
 	// must be allocated before the one linking to it is written.
 	var refs []page.Ref
 	var parts [][]byte
-	for rest := blob; len(rest) > 0 || len(refs) == 0; {
-		exp, ok := page.ExpFor(len(rest) + catalogLink)
-		if !ok {
-			exp = page.MaxExp
-		}
-		n := min(len(rest), page.Capacity(exp)-catalogLink)
+	exps, ns := catalogPages(len(blob))
+	for i, exp := range exps {
 		r, err := alloc(exp)
 		if err != nil {
 			return nil, err
 		}
 		refs = append(refs, r)
-		parts = append(parts, rest[:n])
-		rest = rest[n:]
+		parts = append(parts, blob[:ns[i]])
+		blob = blob[ns[i]:]
 	}
 	// Last first: each page links to the next with the checksum it
 	// was written with.
@@ -98,6 +94,32 @@ func WriteCatalog(s mmapfile.Storage, alloc func(exp uint8) (page.Ref, error), s
 		ptrs[i], next = ptr, ptr
 	}
 	return ptrs, nil
+}
+
+// catalogPages returns the size exponent of each page of the chain a
+// catalogue of n encoded bytes takes, and how many of the bytes each
+// holds.
+func catalogPages(n int) (exps []uint8, ns []int) {
+	for len(exps) == 0 || n > 0 {
+		exp, ok := page.ExpFor(n + catalogLink)
+		if !ok {
+			exp = page.MaxExp
+		}
+		k := min(n, page.Capacity(exp)-catalogLink)
+		exps, ns = append(exps, exp), append(ns, k)
+		n -= k
+	}
+	return exps, ns
+}
+
+// CatalogNeed returns the pages WriteCatalog allocates for c.
+func CatalogNeed(c *Catalog) page.Need {
+	var n page.Need
+	exps, _ := catalogPages(len(c.encode()))
+	for _, exp := range exps {
+		n.Add(exp, 1)
+	}
+	return n
 }
 
 // ReadCatalog reads the catalogue whose first page is first (the zero
