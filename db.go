@@ -614,12 +614,8 @@ func (db *DB) reserveCheckpoint(v *version, minPin, nextSeg uint64) error {
 		pages := make([]page.Ptr, max(len(db.disk[s.id]), len(s.pages)))
 		cat.Segments = append(cat.Segments, segment.Entry{ID: s.id, Name: s.name, Pages: pages})
 	}
-	for _, need := range []page.Need{segment.CatalogNeed(cat), db.alloc.CommitNeed(freeing)} {
-		for c, k := range need {
-			n[c] += k
-		}
-	}
-	return db.alloc.Reserve(n, true)
+	n = n.Plus(segment.CatalogNeed(cat))
+	return db.alloc.Reserve(n.Plus(db.alloc.CommitNeed(n, freeing)), true)
 }
 
 // writeSegmentPages writes the pending records and the changed address

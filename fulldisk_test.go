@@ -3,6 +3,8 @@ package persy
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -83,4 +85,159 @@ func readsAll(t *testing.T, db *DB, want map[RecordID]string) {
 		}
 		return nil
 	}))
+}
+
+// fillingDisk returns a simulated disk whose every growth fails with
+// ENOSPC once *full is set.
+func fillingDisk(full *bool) *diskmodel.Disk {
+	return diskmodel.New(diskmodel.Options{Profile: diskmodel.NoSpace, Chooser: diskmodel.Func(func(label string, n int) int {
+		if label == "enospc" && *full {
+			return n - 1
+		}
+		return 0
+	})})
+}
+
+// TestFullDiskNeverStops: inserts, updates and deletes of records of
+// every size, in transactions of one to four changes, with checkpoints
+// of every size, on a disk that becomes full at some point: every commit
+// either succeeds or fails with ENOSPC, and the database is never
+// stopped; after it all, it recovers every acknowledged commit.
+func TestFullDiskNeverStops(t *testing.T) {
+	for seed := range uint64(24) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		full := false
+		d := fillingDisk(&full)
+		db, err := OpenStorage(d, Options{ManualSync: true, CheckpointBytes: 1 << (14 + rng.IntN(6))})
+		mustT(t, err)
+		mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+		acked := map[RecordID]string{}
+		var ids []RecordID
+		fullAt := 20 + rng.IntN(300)
+		for i := 0; i < 600; i++ {
+			full = i >= fullAt
+			changes := map[RecordID]*string{}
+			var added []RecordID
+			err := db.Update(func(tx *Tx) error {
+				clear(changes)
+				added = added[:0]
+				for range 1 + rng.IntN(4) {
+					v := fmt.Sprint(i, strings.Repeat("x", rng.IntN([]int{400, 1000, 3000}[rng.IntN(3)])))
+					if len(ids) > 0 && rng.IntN(3) > 0 {
+						id := ids[rng.IntN(len(ids))]
+						if _, live := acked[id]; !live || changes[id] != nil && *changes[id] == "" {
+							continue
+						}
+						if rng.IntN(4) == 0 {
+							if err := tx.Delete("s", id); err != nil {
+								return err
+							}
+							changes[id] = new(string)
+							continue
+						}
+						if err := tx.Update("s", id, []byte(v)); err != nil {
+							return err
+						}
+						changes[id] = &v
+						continue
+					}
+					id, err := tx.Insert("s", []byte(v))
+					if err != nil {
+						return err
+					}
+					changes[id], added = &v, append(added, id)
+				}
+				return nil
+			})
+			switch {
+			case err == nil:
+				for id, v := range changes {
+					if *v == "" {
+						delete(acked, id)
+					} else {
+						acked[id] = *v
+					}
+				}
+				ids = append(ids, added...)
+			case !errors.Is(err, syscall.ENOSPC):
+				t.Fatalf("seed %d, commit %d (the disk full from %d): %v", seed, i, fullAt, err)
+			}
+			if full && rng.IntN(5) == 0 {
+				if err := db.Checkpoint(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("seed %d, a checkpoint on the full disk: %v", seed, err)
+				}
+			}
+			if err := db.Sync(); err != nil {
+				t.Fatalf("seed %d, commit %d (the disk full from %d): the database stopped: %v", seed, i, fullAt, err)
+			}
+		}
+		readsAll(t, db, acked)
+		img, err := d.CrashImage(diskmodel.Func(func(string, int) int { return 0 }), nil)
+		mustT(t, err)
+		mustT(t, db.Close())
+		c, err := diskmodel.FromImage(img, diskmodel.Options{})
+		mustT(t, err)
+		db, err = OpenStorage(c, Options{ManualSync: true})
+		mustT(t, err)
+		readsAll(t, db, acked)
+		mustT(t, db.Check())
+		mustT(t, db.Close())
+	}
+}
+
+// TestDecisionWithNoRoomStaysPrepared: a prepared transaction whose
+// decision finds the disk full stays prepared, its record id still its
+// own, and is decided once there is room.
+func TestDecisionWithNoRoomStaysPrepared(t *testing.T) {
+	full := false
+	d := fillingDisk(&full)
+	db, err := OpenStorage(d, Options{ManualSync: true})
+	mustT(t, err)
+	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+	tx, err := db.Begin(TxOptions{ID: []byte("xa")})
+	mustT(t, err)
+	pid, err := tx.Insert("s", []byte("prepared"))
+	mustT(t, err)
+	p, err := tx.Prepare()
+	mustT(t, err)
+	full = true
+	acked := map[RecordID]string{}
+	for {
+		var id RecordID
+		v := strings.Repeat("f", 2000)
+		err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err })
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+		acked[id] = v
+	}
+	// Commits take the spare journal pages left until one finds none.
+	for range 64 {
+		if err = p.Commit(); err != nil {
+			break
+		}
+		t.Skip("the decision found room: the disk is not full for it")
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("a decision on the full disk: %v, want ENOSPC", err)
+	}
+	full = false
+	var other RecordID
+	mustT(t, db.Update(func(tx *Tx) error { var err error; other, err = tx.Insert("s", []byte("other")); return err }))
+	if other == pid {
+		t.Fatalf("a prepared transaction's record id %v was handed out again after its decision failed", pid)
+	}
+	acked[other] = "other"
+	mustT(t, p.Commit())
+	acked[pid] = "prepared"
+	readsAll(t, db, acked)
+	mustT(t, db.Close())
+	mustT(t, d.Reopen())
+	db, err = OpenStorage(d, Options{ManualSync: true})
+	mustT(t, err)
+	readsAll(t, db, acked)
+	mustT(t, db.Close())
 }

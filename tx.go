@@ -2,6 +2,7 @@ package persy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -639,12 +640,15 @@ func (tx *Tx) Prepare() (*Prepared, error) {
 	return &Prepared{tx: tx, jtx: r.jtx, ops: ops, locks: locks}, nil
 }
 
-// Commit commits the prepared transaction.
+// Commit commits the prepared transaction. With no room in the file for
+// the decision (an error wrapping ENOSPC), nothing changes: the
+// transaction stays prepared, and Commit or Rollback may be called again.
 func (p *Prepared) Commit() error {
 	return p.decide(reqDecideCommit)
 }
 
-// Rollback rolls the prepared transaction back.
+// Rollback rolls the prepared transaction back; with no room for the
+// decision, as Commit.
 func (p *Prepared) Rollback() error {
 	return p.decide(reqDecideRollback)
 }
@@ -653,8 +657,13 @@ func (p *Prepared) decide(kind reqKind) error {
 	if p.done {
 		return ErrTxDone
 	}
-	p.done = true
 	err := p.tx.db.submit(&commitReq{kind: kind, jtx: p.jtx, ops: p.ops})
+	if errors.Is(err, journal.ErrNoRoom) {
+		// Nothing was written: still prepared, with its slots and
+		// locks, for a decision once there is room.
+		return err
+	}
+	p.done = true
 	// Slots go back before the locks: a transaction waiting on them may
 	// free the same slots.
 	p.tx.finish()

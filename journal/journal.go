@@ -354,12 +354,13 @@ func (w *Writer) room() error {
 		return nil
 	}
 	refills := (pages - w.durable + page.MaxJournalSpare - 1) / page.MaxJournalSpare
-	one := w.a.CommitNeed()
+	var spares page.Need
+	spares.Add(PageExp, page.MaxJournalSpare)
+	one := spares.Plus(w.a.CommitNeed(spares))
 	var n page.Need
 	for c := range n {
 		n[c] = refills * one[c]
 	}
-	n.Add(PageExp, refills*page.MaxJournalSpare)
 	return w.a.Reserve(n, false)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/mmapfile"
@@ -13,6 +14,9 @@ import (
 // GrowBytes is the least the allocator grows the file by: growing is a
 // system call and its size becomes durable only with a Sync.
 const GrowBytes = 64 << 10
+
+// osPageExp is the size exponent of an OS page, the largest alignment.
+const osPageExp = 12
 
 // BallastBytes is the free space at the file's end that Reserve keeps
 // for checkpoints: an operation that is not one fails with ENOSPC while
@@ -171,10 +175,8 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 // failure changes nothing.
 func (a *Allocator) grow(end int64) error {
 	err := a.s.Grow(max(end, a.s.Size()+GrowBytes))
-	if err != nil && end < a.s.Size()+GrowBytes {
-		if a.s.Grow(end) == nil {
-			return nil
-		}
+	if errors.Is(err, syscall.ENOSPC) && end < a.s.Size()+GrowBytes {
+		return a.s.Grow(end)
 	}
 	return err
 }
@@ -185,13 +187,22 @@ type Need [Classes]int
 // Add counts k more pages of size exponent exp.
 func (n *Need) Add(exp uint8, k int) { n[exp-MinExp] += k }
 
+// Plus returns n with m's pages added.
+func (n Need) Plus(m Need) Need {
+	for c := range n {
+		n[c] += m[c]
+	}
+	return n
+}
+
 // Reserve makes sure that the pages n counts can be allocated without
 // growing the file, so that an operation that reserved first cannot
-// fail for space half done: what a class's free list and durable limbo
-// cannot serve must fit between the allocator's end and the file's, and
-// the file grows now if it does not. Unless ballast is set, BallastBytes
-// must stay free besides. A failure (wrapping ENOSPC on a full disk)
-// changes nothing.
+// fail for space half done: what a class's free list can serve is
+// counted by walking its chunks, and the rest must fit between the
+// allocator's end and the file's, with the padding alignment may put
+// before each page; the file grows now if it does not. Unless ballast
+// is set, BallastBytes must stay free besides. A failure (wrapping
+// ENOSPC on a full disk) changes nothing.
 func (a *Allocator) Reserve(n Need, ballast bool) error {
 	if a.err != nil {
 		return a.err
@@ -201,29 +212,14 @@ func (a *Allocator) Reserve(n Need, ballast bool) error {
 		if k == 0 {
 			continue
 		}
-		exp := uint8(MinExp + c)
-		// The list's count includes its chunk pages, which are handed
-		// out only a Commit after they are exhausted.
-		count := int64(a.st.Free[c].Count)
-		perChunk := int64(Capacity(exp)-chunkHead) / 8
-		avail := max(0, count-(count+perChunk-1)/perChunk-1)
-		for i := range a.st.LimboCount {
-			if _, e := unpackLimbo(a.st.Limbo[i]); e == exp && a.limboGen[i] <= a.st.Gen {
-				avail++
-			}
-		}
-		short := int64(k) - avail
+		short := int64(k) - a.servable(c, int64(k))
 		if short <= 0 {
 			continue
 		}
-		// Pages of an OS page or more start on one: at most an OS page
-		// of padding for the class. Smaller ones may each be padded by
-		// up to their own size after a smaller one.
-		if size := int64(1) << exp; size >= mmapfile.PageBytes {
-			ext += short*size + mmapfile.PageBytes
-		} else {
-			ext += 2 * short * size
-		}
+		// alignUp pads before a page by less than the alignment it
+		// needs: its size, at most an OS page.
+		size := int64(1) << (MinExp + c)
+		ext += short * (size + min(size, mmapfile.PageBytes))
 	}
 	if ext == 0 {
 		return nil
@@ -238,12 +234,32 @@ func (a *Allocator) Reserve(n Need, ballast bool) error {
 	return a.grow(need)
 }
 
+// servable returns how many pages class c's free list can hand out now,
+// up to want: the entries of its chunks not handed out. Chunk pages and
+// limbo are not counted: a chunk is handed out only after the Commit
+// that follows its exhaustion, and a Commit may move limbo to the lists.
+func (a *Allocator) servable(c int, want int64) int64 {
+	f := a.st.Free[c]
+	ptr, used := Ptr{Ref{f.Top, uint8(MinExp + c)}, f.TopSum}, int64(f.Used)
+	var n int64
+	for ptr.Addr != 0 && n < want {
+		entries, prev, prevUsed, err := readChunk(a.s, ptr, a.st.End)
+		if err != nil {
+			return n // Allocate will report it
+		}
+		n += max(0, int64(len(entries))-used)
+		ptr, used = prev, int64(prevUsed)
+	}
+	return n
+}
+
 // CommitNeed returns what the next Commit may allocate for the chunk
-// pages that list what it frees: the pages pending now, in limbo, and
-// more, which the caller will free before it: per class, a chunk for
-// every chunk's worth and one more for the exhausted chunks allocating
-// them may add.
-func (a *Allocator) CommitNeed(more ...[]Ref) Need {
+// pages that list what it frees, after an operation that allocates
+// alloc and frees more before it: the pages pending now and in limbo,
+// more, the chunks allocating alloc may exhaust, the padding before
+// pages smaller than an OS page, and the chunks allocating the chunk
+// pages themselves may exhaust.
+func (a *Allocator) CommitNeed(alloc Need, more ...[]Ref) Need {
 	var k [Classes]int
 	for _, r := range a.pending {
 		k[r.Exp-MinExp]++
@@ -257,11 +273,21 @@ func (a *Allocator) CommitNeed(more ...[]Ref) Need {
 			k[r.Exp-MinExp]++
 		}
 	}
+	for c, n := range alloc {
+		// Each page taken from a list may exhaust a chunk (a chunk
+		// holds at least one entry); each taken from the end may
+		// leave padding before it, a page of each class below its
+		// alignment.
+		k[c] += n
+		for p := MinExp; p < min(MinExp+c, osPageExp); p++ {
+			k[p-MinExp] += n
+		}
+	}
 	var n Need
 	for c, kc := range k {
 		if kc > 0 {
 			perChunk := (Capacity(uint8(MinExp+c)) - chunkHead) / 8
-			n[c] = (kc+perChunk-1)/perChunk + 1
+			n[c] = (kc+perChunk-2)/(perChunk-1) + 1
 		}
 	}
 	return n
