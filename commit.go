@@ -134,9 +134,19 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 	if len(todo) == 0 {
 		return false
 	}
-	if background {
+	// The room for the checkpoint after the batch is kept too; a batch
+	// that only frees (deletes, drops, rollbacks) may use the ballast
+	// for it, so that space can be freed on a full disk.
+	fxs := make([]effects, 0, len(todo))
+	freeing := true
+	for _, a := range todo {
+		fxs = append(fxs, a.fx)
+		freeing = freeing && onlyFrees(a.r.ops)
+	}
+	err = db.jw.Room(db.checkpointRoom(work, fxs), freeing)
+	if err == nil && background {
 		err = db.jw.Write()
-	} else {
+	} else if err == nil {
 		err = db.jw.Flush()
 	}
 	if errors.Is(err, journal.ErrNoRoom) {
@@ -175,6 +185,16 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 	// failing now stops the database but takes nothing back.
 	_ = db.maybeCheckpoint()
 	return false
+}
+
+// onlyFrees reports whether ops only delete records and drop segments.
+func onlyFrees(ops []op) bool {
+	for _, o := range ops {
+		if o.kind != journal.KindDelete && o.kind != journal.KindDropSegment {
+			return false
+		}
+	}
+	return true
 }
 
 // journalReq appends r's entries.
@@ -219,6 +239,7 @@ func (db *DB) journalReq(r *commitReq) error {
 // noteEffects records what an apply did for the checkpoint and the slot
 // allocators. The caller holds wmu and mu.
 func (db *DB) noteEffects(fx effects, seq uint64) {
+	db.hold.note(fx, db.dirty, db.disk)
 	for _, r := range fx.superseded {
 		db.superseded = append(db.superseded, retainedPage{r, seq})
 	}

@@ -64,6 +64,7 @@ type DB struct {
 	retained   []retainedPage         // unreachable pages a pin held at the checkpoint
 	prepared   map[uint64]*preparedTx // undecided prepared transactions, by journal number
 	unsynced   bool                   // background commits written without a barrier
+	hold       ckptHold               // what the next checkpoint needs room for
 
 	bgWake chan struct{}
 	bgDone chan struct{}
@@ -558,6 +559,7 @@ func (db *DB) checkpoint() error {
 	db.durable = db.alloc.State()
 	db.catPages, db.retained, db.superseded, db.dropped = refs, keep, nil, nil
 	clear(db.dirty)
+	db.resetHold()
 	db.mu.Lock()
 	db.cur = nv
 	db.mu.Unlock()
@@ -575,6 +577,11 @@ var errNoRoom = errors.New("persy: no room in the file for a checkpoint")
 // those no pin holds, the dropped segments', the address and catalogue
 // pages it replaces, the journal's).
 func (db *DB) reserveCheckpoint(v *version, minPin, nextSeg uint64) error {
+	return db.alloc.Reserve(db.checkpointNeed(v, minPin, nextSeg), true)
+}
+
+// checkpointNeed returns what reserveCheckpoint reserves.
+func (db *DB) checkpointNeed(v *version, minPin, nextSeg uint64) page.Need {
 	var n page.Need
 	var freeing []page.Ref
 	kept := 0
@@ -615,7 +622,7 @@ func (db *DB) reserveCheckpoint(v *version, minPin, nextSeg uint64) error {
 		cat.Segments = append(cat.Segments, segment.Entry{ID: s.id, Name: s.name, Pages: pages})
 	}
 	n = n.Plus(segment.CatalogNeed(cat))
-	return db.alloc.Reserve(n.Plus(db.alloc.CommitNeed(n, freeing)), true)
+	return n.Plus(db.alloc.CommitNeed(n, freeing))
 }
 
 // writeSegmentPages writes the pending records and the changed address

@@ -99,4 +99,46 @@ func TestFullDisk(t *testing.T) {
 	if fi2.Size() > fi.Size()+page.GrowBytes {
 		t.Errorf("an open and close grew the file from %d to %d bytes", fi.Size(), fi2.Size())
 	}
+
+	// Space can be freed there: deletes commit, and the pages they free
+	// take new inserts, one commit each, nearly as many as were deleted
+	// (the reserves a commit keeps for the checkpoint after it count
+	// high), until the disk is full again.
+	db, err = Open(path, Options{})
+	mustT(t, err)
+	freed := 0
+	for id := range acked {
+		if freed == 100 {
+			break
+		}
+		if err := db.Update(func(tx *Tx) error { return tx.Delete("s", id) }); err != nil {
+			t.Fatalf("delete %d of 100 on the full disk: %v", freed+1, err)
+		}
+		delete(acked, id)
+		freed++
+	}
+	fit := 0
+	for ; ; fit++ {
+		v := fmt.Sprintf("%02000d", -2-fit)
+		id, err := insert(db, v)
+		if errors.Is(err, syscall.ENOSPC) {
+			break
+		}
+		mustT(t, err)
+		acked[id] = v
+		if fit > 2*freed {
+			t.Fatalf("%d inserts fit after %d deletes", fit, freed)
+		}
+	}
+	t.Logf("%d inserts fit after %d deletes", fit, freed)
+	if fit < freed*9/10 {
+		t.Fatalf("%d deletes made room for %d inserts of the same size, want at least %d", freed, fit, freed*9/10)
+	}
+	stillOpen(db, "full again")
+	mustT(t, db.Check())
+	mustT(t, db.Close())
+	db, err = Open(path, Options{})
+	mustT(t, err)
+	readsAll(t, db, acked)
+	mustT(t, db.Close())
 }

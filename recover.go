@@ -101,6 +101,7 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	for _, r := range cat.Retained {
 		db.retained = append(db.retained, retainedPage{ref: r})
 	}
+	db.resetHold()
 	db.cur = v
 
 	// First pass: what became of each transaction.

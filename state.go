@@ -110,6 +110,7 @@ type effects struct {
 	freedSlots   []pageKey  // {segment, slot} emptied by deletes
 	inserted     []pageKey  // {segment, slot} filled by inserts
 	pendingBytes int
+	data         page.Need // the data pages the records put take at a checkpoint
 }
 
 // apply returns v with ops applied as commit seq. It fails, changing
@@ -208,6 +209,9 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 				}
 				ns.Live, ns.Pending = true, o.data
 				fx.pendingBytes += len(o.data)
+				if exp, ok := segment.DataExp(len(o.data)); ok {
+					fx.data.Add(exp, 1)
+				}
 			}
 			*sl = ns
 		default:

@@ -349,19 +349,52 @@ var ErrNoRoom = errors.New("journal: no room for the entries")
 // spare pages of the refills it takes, and the chunk pages of the
 // commits that store them.
 func (w *Writer) room() error {
+	return w.a.Reserve(w.roomNeed(), false)
+}
+
+// roomNeed returns what room reserves.
+func (w *Writer) roomNeed() page.Need {
+	var n page.Need
 	pages := (len(w.buf) + PageStream - 1) / PageStream
 	if pages <= w.durable {
-		return nil
+		return n
 	}
 	refills := (pages - w.durable + page.MaxJournalSpare - 1) / page.MaxJournalSpare
 	var spares page.Need
 	spares.Add(PageExp, page.MaxJournalSpare)
 	one := spares.Plus(w.a.CommitNeed(spares))
-	var n page.Need
 	for c := range n {
 		n[c] = refills * one[c]
 	}
-	return w.a.Reserve(n, false)
+	return n
+}
+
+// Room makes sure the file has room for what writing the entries
+// appended may allocate and, besides, for extra: what the owner must
+// still be able to allocate after them (the pages of the checkpoint
+// that frees this journal). With ballast, both may use the allocator's
+// ballast: for entries that only free pages. Like Write, it fails with
+// an error wrapping ErrNoRoom (and ENOSPC on a full disk), and then
+// Rewind may take the entries back.
+func (w *Writer) Room(extra page.Need, ballast bool) error {
+	own := w.roomNeed()
+	err := w.a.Reserve(own, ballast)
+	if err == nil && extra != (page.Need{}) {
+		err = w.a.ReserveAhead(own.Plus(extra), ballast)
+	}
+	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: %w", ErrNoRoom, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Pages returns how many pages the journal will hold from its head on
+// once the entries appended are written: what a trim of all of it frees.
+func (w *Writer) Pages() int {
+	return len(w.pages) + (len(w.buf)+PageStream-1)/PageStream
 }
 
 // A Mark is a point in the entries appended, for Rewind.

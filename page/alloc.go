@@ -204,6 +204,20 @@ func (n Need) Plus(m Need) Need {
 // is set, BallastBytes must stay free besides. A failure (wrapping
 // ENOSPC on a full disk) changes nothing.
 func (a *Allocator) Reserve(n Need, ballast bool) error {
+	return a.reserve(n, ballast, false)
+}
+
+// ReserveAhead is Reserve for an operation that runs only after other
+// operations and Commits, and reserves exactly again when it does (a
+// checkpoint): it counts besides the pages in limbo whose freeing is
+// durable, which those Commits hand out or list. It is an estimate,
+// not a promise: a Commit may trim such pages off the end, leaving
+// their room at the end but perhaps less aligned.
+func (a *Allocator) ReserveAhead(n Need, ballast bool) error {
+	return a.reserve(n, ballast, true)
+}
+
+func (a *Allocator) reserve(n Need, ballast, limbo bool) error {
 	if a.err != nil {
 		return a.err
 	}
@@ -213,6 +227,13 @@ func (a *Allocator) Reserve(n Need, ballast bool) error {
 			continue
 		}
 		short := int64(k) - a.servable(c, int64(k))
+		if limbo {
+			for i := range a.st.LimboCount {
+				if _, e := unpackLimbo(a.st.Limbo[i]); int(e-MinExp) == c && a.limboGen[i] <= a.st.Gen {
+					short--
+				}
+			}
+		}
 		if short <= 0 {
 			continue
 		}
@@ -260,18 +281,25 @@ func (a *Allocator) servable(c int, want int64) int64 {
 // pages smaller than an OS page, and the chunks allocating the chunk
 // pages themselves may exhaust.
 func (a *Allocator) CommitNeed(alloc Need, more ...[]Ref) Need {
-	var k [Classes]int
+	var frees Need
+	for _, rs := range more {
+		for _, r := range rs {
+			frees.Add(r.Exp, 1)
+		}
+	}
+	return a.CommitNeedFreeing(alloc, frees)
+}
+
+// CommitNeedFreeing is CommitNeed with the pages freed besides those
+// pending and in limbo given as counts by size class.
+func (a *Allocator) CommitNeedFreeing(alloc, frees Need) Need {
+	k := frees
 	for _, r := range a.pending {
 		k[r.Exp-MinExp]++
 	}
 	for i := range a.st.LimboCount {
 		_, e := unpackLimbo(a.st.Limbo[i])
 		k[e-MinExp]++
-	}
-	for _, rs := range more {
-		for _, r := range rs {
-			k[r.Exp-MinExp]++
-		}
 	}
 	for c, n := range alloc {
 		// Each page taken from a list may exhaust a chunk (a chunk

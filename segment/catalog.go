@@ -114,12 +114,24 @@ func catalogPages(n int) (exps []uint8, ns []int) {
 
 // CatalogNeed returns the pages WriteCatalog allocates for c.
 func CatalogNeed(c *Catalog) page.Need {
-	var n page.Need
-	exps, _ := catalogPages(len(c.encode()))
+	return catalogNeedBytes(len(c.encode()))
+}
+
+// CatalogNeedFor returns the pages WriteCatalog allocates for a catalogue
+// of segments segments whose names take nameBytes bytes, holding pages
+// address pages and retained pages in all: CatalogNeed without the
+// catalogue.
+func CatalogNeedFor(segments, nameBytes, pages, retained int) page.Need {
+	return catalogNeedBytes(4 + 8 + 8 + segments*(8+2+8) + nameBytes + pages*(8+4) + 8 + retained*8)
+}
+
+func catalogNeedBytes(n int) page.Need {
+	var need page.Need
+	exps, _ := catalogPages(n)
 	for _, exp := range exps {
-		n.Add(exp, 1)
+		need.Add(exp, 1)
 	}
-	return n
+	return need
 }
 
 // ReadCatalog reads the catalogue whose first page is first (the zero
