@@ -25,6 +25,18 @@ func TestFullSimulatedDisk(t *testing.T) {
 	db, err := OpenStorage(d, Options{ManualSync: true})
 	mustT(t, err)
 	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+	// A segment to drop on the full disk.
+	mustT(t, db.Update(func(tx *Tx) error {
+		if err := tx.CreateSegment("t"); err != nil {
+			return err
+		}
+		for i := range 10 {
+			if _, err := tx.Insert("t", []byte(fmt.Sprintf("%02000d", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 	acked := map[RecordID]string{}
 	var failed error
 	// Until three inserts in a row fail: an insert that finds no room
@@ -88,20 +100,29 @@ func TestFullSimulatedDisk(t *testing.T) {
 				delete(acked, id)
 				deleted++
 			}
-			fit := 0
-			for ; fit < 30; fit++ {
-				v := fmt.Sprintf("%02000d", -1-fit)
-				var id RecordID
-				err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err })
-				if errors.Is(err, syscall.ENOSPC) {
-					break
+			fill := func(what string) {
+				t.Helper()
+				fit := 0
+				for ; fit < 30; fit++ {
+					v := fmt.Sprintf("%02000d", -1-len(acked))
+					var id RecordID
+					err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err })
+					if errors.Is(err, syscall.ENOSPC) {
+						break
+					}
+					mustT(t, err)
+					acked[id] = v
 				}
-				mustT(t, err)
-				acked[id] = v
+				if fit < 9 || fit >= 30 {
+					t.Fatalf("%s on the full disk made room for %d inserts of the same size, want 9 or 10", what, fit)
+				}
 			}
-			if fit < 9 || fit >= 30 {
-				t.Fatalf("10 deletes on the full disk made room for %d inserts of the same size, want 9 or 10", fit)
+			fill("10 deletes")
+			// So does a segment's drop.
+			if err := db.Update(func(tx *Tx) error { return tx.DropSegment("t") }); err != nil {
+				t.Fatalf("a drop on the full disk: %v", err)
 			}
+			fill("the drop of a segment of 10 records")
 			readsAll(t, db, acked)
 			mustT(t, db.Check())
 		}
