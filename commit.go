@@ -6,6 +6,7 @@ import (
 
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/page"
 )
 
 // errBusy is a name lock held by another prepared transaction.
@@ -69,9 +70,10 @@ func (db *DB) submit(r *commitReq) error {
 // journaled: a request whose changes do not fit fails alone, and nothing
 // the journal holds can fail to apply at recovery. The caller holds wmu.
 //
-// Where the file has no room for the batch's journal pages, nothing is
-// written: a checkpoint, which may use the ballast, frees the journal's
-// pages and those deletes gave back, and the batch is tried once more;
+// Where the file has no room for the batch's journal pages, or for the
+// checkpoint after them (see ckptHold), nothing is written: a
+// checkpoint, which may use the ballast, frees the journal's pages and
+// those deletes gave back, and the batch is tried once more;
 // if it still does not fit, every request fails with the error (wrapping
 // ENOSPC on a full disk) and the database goes on.
 func (db *DB) process(batch []*commitReq) {
@@ -137,13 +139,21 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 	// The room for the checkpoint after the batch is kept too; a batch
 	// that only frees (deletes, drops, rollbacks) may use the ballast
 	// for it, so that space can be freed on a full disk.
+	// A decision journals one entry and is not held to it: its changes
+	// were journaled when it was prepared, and recovery must be able to
+	// decide on a full disk.
 	fxs := make([]effects, 0, len(todo))
-	freeing := true
+	freeing, deciding := true, false
 	for _, a := range todo {
 		fxs = append(fxs, a.fx)
 		freeing = freeing && onlyFrees(a.r.ops)
+		deciding = deciding || a.r.kind == reqDecideCommit || a.r.kind == reqDecideRollback
 	}
-	err = db.jw.Room(db.checkpointRoom(work, fxs), freeing)
+	var ahead page.Need
+	if !deciding {
+		ahead = db.checkpointRoom(work, fxs)
+	}
+	err = db.jw.Room(ahead, freeing)
 	if err == nil && background {
 		err = db.jw.Write()
 	} else if err == nil {

@@ -297,3 +297,50 @@ func TestDecisionWithNoRoomStaysPrepared(t *testing.T) {
 	readsAll(t, db, acked)
 	mustT(t, db.Close())
 }
+
+// TestOpenDecidesOnAFullDisk: an open that finds a transaction prepared
+// decides it on a full disk where the journal has spare pages left: the
+// decision journals one entry, and its
+// changes, journaled when it was prepared, are not held to the room for
+// the checkpoint after them.
+func TestOpenDecidesOnAFullDisk(t *testing.T) {
+	for _, size := range []int{100, 2000} {
+		full := false
+		d := fillingDisk(&full)
+		db, err := OpenStorage(d, Options{ManualSync: true})
+		mustT(t, err)
+		mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+		tx, err := db.Begin(TxOptions{ID: []byte("xa")})
+		mustT(t, err)
+		big := strings.Repeat("p", 40<<10)
+		pid, err := tx.Insert("s", []byte(big))
+		mustT(t, err)
+		_, err = tx.Prepare()
+		mustT(t, err)
+		full = true
+		acked := map[RecordID]string{}
+		// A few inserts on the full disk: the journal keeps spare pages
+		// for the decision. (One whose spares are all taken needs a
+		// refill of them for it, which a full disk has no room for.)
+		for range 3 {
+			var id RecordID
+			v := strings.Repeat("f", size)
+			if err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err }); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatal(err)
+				}
+				continue
+			}
+			acked[id] = v
+		}
+		mustT(t, db.Close())
+		mustT(t, d.Reopen())
+		db, err = OpenStorage(d, Options{ManualSync: true})
+		if err != nil {
+			t.Fatalf("%d-byte records: an open deciding a prepared transaction on the full disk: %v", size, err)
+		}
+		acked[pid] = big
+		readsAll(t, db, acked)
+		mustT(t, db.Close())
+	}
+}

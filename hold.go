@@ -14,7 +14,8 @@ import (
 // be checkpointed and its pages, and those deletes gave back, freed: a
 // journal of commits that no checkpoint could write would hold the file
 // full for good. reserveCheckpoint counts exactly; this counts as commits
-// go, cheaply, and never less.
+// go, cheaply, and, class by class, never less
+// (TestCheckpointRoomBoundsTheCheckpoint).
 type ckptHold struct {
 	data     page.Need // the data pages of the records put
 	addr     int       // the address pages changed
@@ -71,7 +72,19 @@ func (db *DB) checkpointRoom(v *version, extra []effects) page.Need {
 		names += len(s.name)
 		pages += max(len(db.disk[s.id]), len(s.pages))
 	}
-	n = n.Plus(segment.CatalogNeedFor(len(v.segs), names, pages, h.retained))
+	// The catalogue counted is larger than the one written (retained
+	// counts every page superseded), and a smaller catalogue may end in
+	// a page of a smaller class: one more page of each class below the
+	// largest counted covers it.
+	cat := segment.CatalogNeedFor(len(v.segs), names, pages, h.retained)
+	top := len(cat) - 1
+	for top > 0 && cat[top] == 0 {
+		top--
+	}
+	for c := range top {
+		cat[c]++
+	}
+	n = n.Plus(cat)
 	frees := h.frees
 	for _, r := range db.catPages {
 		frees.Add(r.Exp, 1)

@@ -92,6 +92,9 @@ type Writer struct {
 	// unsynced holds the pages Write wrote, or Open read, that no
 	// barrier is known to cover.
 	unsynced []int64
+	// ballast lets the next Write use the allocator's ballast, as the
+	// Room before it did.
+	ballast bool
 }
 
 type written struct {
@@ -337,6 +340,7 @@ func (w *Writer) Write() error {
 		off += n
 	}
 	w.buf, w.starts = w.buf[:0], w.starts[:0]
+	w.ballast = false
 	return nil
 }
 
@@ -349,7 +353,12 @@ var ErrNoRoom = errors.New("journal: no room for the entries")
 // spare pages of the refills it takes, and the chunk pages of the
 // commits that store them.
 func (w *Writer) room() error {
-	return w.a.Reserve(w.roomNeed(), false)
+	return w.reserve(w.roomNeed(), w.ballast)
+}
+
+// reserve reserves n, the entries' pages and perhaps more, exactly.
+func (w *Writer) reserve(n page.Need, ballast bool) error {
+	return w.a.Reserve(n, ballast)
 }
 
 // roomNeed returns what room reserves.
@@ -373,15 +382,17 @@ func (w *Writer) roomNeed() page.Need {
 // appended may allocate and, besides, for extra: what the owner must
 // still be able to allocate after them (the pages of the checkpoint
 // that frees this journal). With ballast, both may use the allocator's
-// ballast: for entries that only free pages. Like Write, it fails with
+// ballast, and so may the Write or Flush that follows: for entries that
+// only free pages. Like Write, it fails with
 // an error wrapping ErrNoRoom (and ENOSPC on a full disk), and then
 // Rewind may take the entries back.
 func (w *Writer) Room(extra page.Need, ballast bool) error {
 	own := w.roomNeed()
-	err := w.a.Reserve(own, ballast)
+	err := w.reserve(own, ballast)
 	if err == nil && extra != (page.Need{}) {
 		err = w.a.ReserveAhead(own.Plus(extra), ballast)
 	}
+	w.ballast = err == nil && ballast
 	if err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("%w: %w", ErrNoRoom, err)
@@ -409,6 +420,7 @@ func (w *Writer) Rewind(m Mark) {
 	if m.buf <= len(w.buf) && m.starts <= len(w.starts) {
 		w.buf, w.starts = w.buf[:m.buf], w.starts[:m.starts]
 	}
+	w.ballast = false
 }
 
 // takeSpare returns a page that is durably the journal's, refilling the

@@ -207,12 +207,13 @@ func (a *Allocator) Reserve(n Need, ballast bool) error {
 	return a.reserve(n, ballast, false)
 }
 
-// ReserveAhead is Reserve for an operation that runs only after other
-// operations and Commits, and reserves exactly again when it does (a
-// checkpoint): it counts besides the pages in limbo whose freeing is
-// durable, which those Commits hand out or list. It is an estimate,
-// not a promise: a Commit may trim such pages off the end, leaving
-// their room at the end but perhaps less aligned.
+// ReserveAhead is Reserve counting besides the pages in limbo whose
+// freeing is durable, which Allocate hands out once the lists are
+// empty: for an operation that runs only after other operations and
+// Commits, and reserves exactly again when it does (a checkpoint). It
+// is an estimate, not a promise: a Commit may list such pages in new
+// chunks before it allocates those chunks, or trim them off the end,
+// leaving their room at the end but perhaps less aligned.
 func (a *Allocator) ReserveAhead(n Need, ballast bool) error {
 	return a.reserve(n, ballast, true)
 }
