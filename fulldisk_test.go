@@ -254,31 +254,48 @@ func TestDecisionWithNoRoomStaysPrepared(t *testing.T) {
 	db, err := OpenStorage(d, Options{ManualSync: true})
 	mustT(t, err)
 	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
-	tx, err := db.Begin(TxOptions{ID: []byte("xa")})
-	mustT(t, err)
-	// Its record takes a page of a size no other record has, so the
-	// room its checkpoint needs cannot come from pages freed later.
-	big := strings.Repeat("p", 40<<10)
-	pid, err := tx.Insert("s", []byte(big))
-	mustT(t, err)
-	p, err := tx.Prepare()
-	mustT(t, err)
+	// Transactions prepared while there is room; their decisions, one
+	// journal page each, take the room left until one finds none.
+	type prep struct {
+		p  *Prepared
+		id RecordID
+	}
+	var preps []prep
+	for i := range 64 {
+		tx, err := db.Begin(TxOptions{ID: []byte(fmt.Sprint("xa", i))})
+		mustT(t, err)
+		id, err := tx.Insert("s", []byte("prepared"))
+		mustT(t, err)
+		p, err := tx.Prepare()
+		mustT(t, err)
+		preps = append(preps, prep{p, id})
+	}
 	full = true
 	acked := map[RecordID]string{}
-	for {
+	for failures := 0; failures < 3; {
 		var id RecordID
 		v := strings.Repeat("f", 2000)
-		err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err })
-		if err != nil {
+		if err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err }); err != nil {
 			if !errors.Is(err, syscall.ENOSPC) {
 				t.Fatal(err)
 			}
-			break
+			failures++
+			continue
 		}
+		failures = 0
 		acked[id] = v
 	}
-	if err = p.Commit(); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("a decision on the full disk: %v, want ENOSPC", err)
+	var p *Prepared
+	var pid RecordID
+	for _, pr := range preps {
+		if err = pr.p.Commit(); err != nil {
+			p, pid = pr.p, pr.id
+			break
+		}
+		acked[pr.id] = "prepared"
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("64 decisions on the full disk: %v, want one to fail with ENOSPC", err)
 	}
 	full = false
 	var other RecordID
@@ -288,7 +305,12 @@ func TestDecisionWithNoRoomStaysPrepared(t *testing.T) {
 	}
 	acked[other] = "other"
 	mustT(t, p.Commit())
-	acked[pid] = big
+	acked[pid] = "prepared"
+	for _, pr := range preps {
+		if _, decided := acked[pr.id]; !decided {
+			mustT(t, pr.p.Rollback())
+		}
+	}
 	readsAll(t, db, acked)
 	mustT(t, db.Close())
 	mustT(t, d.Reopen())
@@ -341,6 +363,47 @@ func TestOpenDecidesOnAFullDisk(t *testing.T) {
 		}
 		acked[pid] = big
 		readsAll(t, db, acked)
+		mustT(t, db.Close())
+	}
+}
+
+// TestEveryDeleteCommitsOnAFullDisk: on a disk filled until three
+// inserts in a row find no room, every record of every size is deleted,
+// one commit each, though the journal's spares run out on the way: a
+// delete may use the ballast, and a refill takes the spares there is
+// room for.
+func TestEveryDeleteCommitsOnAFullDisk(t *testing.T) {
+	for _, size := range []int{100, 1000, 3000, 9000} {
+		full := false
+		d := fillingDisk(&full)
+		db, err := OpenStorage(d, Options{ManualSync: true})
+		mustT(t, err)
+		mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+		acked := map[RecordID]string{}
+		var ids []RecordID
+		for i, failures := 0, 0; failures < 3; i++ {
+			full = i >= 20
+			var id RecordID
+			v := strings.Repeat("x", size)
+			if err := db.Update(func(tx *Tx) error { var err error; id, err = tx.Insert("s", []byte(v)); return err }); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatal(err)
+				}
+				failures++
+				continue
+			}
+			failures = 0
+			acked[id] = v
+			ids = append(ids, id)
+		}
+		for i, id := range ids {
+			if err := db.Update(func(tx *Tx) error { return tx.Delete("s", id) }); err != nil {
+				t.Fatalf("%d-byte records: delete %d of %d on the full disk: %v", size, i+1, len(ids), err)
+			}
+			delete(acked, id)
+		}
+		readsAll(t, db, acked)
+		mustT(t, db.Check())
 		mustT(t, db.Close())
 	}
 }

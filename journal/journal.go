@@ -95,6 +95,9 @@ type Writer struct {
 	// ballast lets the next Write use the allocator's ballast, as the
 	// Room before it did.
 	ballast bool
+	// refillCap is how many spares the next refill takes where room
+	// found no room for MaxJournalSpare; zero for that many.
+	refillCap int
 }
 
 type written struct {
@@ -351,27 +354,41 @@ var ErrNoRoom = errors.New("journal: no room for the entries")
 
 // room reserves what writing the entries appended may allocate: the
 // spare pages of the refills it takes, and the chunk pages of the
-// commits that store them.
+// commits that store them. Where a full refill does not fit and one
+// refill of fewer spares covers the entries, it reserves that, and the
+// refill takes only those (a full disk, where a delete must still find
+// a journal page).
 func (w *Writer) room() error {
-	return w.reserve(w.roomNeed(), w.ballast)
+	_, err := w.reserveOwn(w.ballast)
+	return err
 }
 
-// reserve reserves n, the entries' pages and perhaps more, exactly.
-func (w *Writer) reserve(n page.Need, ballast bool) error {
-	return w.a.Reserve(n, ballast)
-}
-
-// roomNeed returns what room reserves.
-func (w *Writer) roomNeed() page.Need {
-	var n page.Need
-	pages := (len(w.buf) + PageStream - 1) / PageStream
-	if pages <= w.durable {
-		return n
+// reserveOwn is room, returning what it reserved.
+func (w *Writer) reserveOwn(ballast bool) (page.Need, error) {
+	w.refillCap = 0
+	short := (len(w.buf)+PageStream-1)/PageStream - w.durable
+	if short <= 0 {
+		return page.Need{}, nil
 	}
-	refills := (pages - w.durable + page.MaxJournalSpare - 1) / page.MaxJournalSpare
-	var spares page.Need
-	spares.Add(PageExp, page.MaxJournalSpare)
-	one := spares.Plus(w.a.CommitNeed(spares))
+	n := w.refillNeed((short+page.MaxJournalSpare-1)/page.MaxJournalSpare, page.MaxJournalSpare)
+	err := w.a.Reserve(n, ballast)
+	if errors.Is(err, syscall.ENOSPC) && short < page.MaxJournalSpare {
+		small := w.refillNeed(1, short)
+		if w.a.Reserve(small, ballast) == nil {
+			w.refillCap = short
+			return small, nil
+		}
+	}
+	return n, err
+}
+
+// refillNeed returns what refills refills of spares spare pages each
+// allocate, with the chunk pages of the commits that store them.
+func (w *Writer) refillNeed(refills, spares int) page.Need {
+	var one page.Need
+	one.Add(PageExp, spares)
+	one = one.Plus(w.a.CommitNeed(one))
+	var n page.Need
 	for c := range n {
 		n[c] = refills * one[c]
 	}
@@ -387,8 +404,7 @@ func (w *Writer) roomNeed() page.Need {
 // an error wrapping ErrNoRoom (and ENOSPC on a full disk), and then
 // Rewind may take the entries back.
 func (w *Writer) Room(extra page.Need, ballast bool) error {
-	own := w.roomNeed()
-	err := w.reserve(own, ballast)
+	own, err := w.reserveOwn(ballast)
 	if err == nil && extra != (page.Need{}) {
 		err = w.a.ReserveAhead(own.Plus(extra), ballast)
 	}
@@ -438,7 +454,11 @@ func (w *Writer) takeSpare() (int64, error) {
 }
 
 func (w *Writer) refill() error {
-	for len(w.spares) < page.MaxJournalSpare {
+	limit := page.MaxJournalSpare
+	if w.refillCap > 0 {
+		limit, w.refillCap = w.refillCap, 0
+	}
+	for len(w.spares) < limit {
 		r, err := w.a.Allocate(PageExp)
 		if err != nil {
 			return err
