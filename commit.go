@@ -9,8 +9,10 @@ import (
 	"github.com/gopersy/persy/page"
 )
 
-// errBusy is a name lock held by another prepared transaction.
-var errBusy = errors.New("persy: lock busy")
+// busyError is a name lock held by another prepared transaction.
+type busyError struct{ key string }
+
+func (e *busyError) Error() string { return "persy: lock busy: " + e.key }
 
 type reqKind uint8
 

@@ -101,7 +101,7 @@ func Create(path string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("persy: create %s: %w", path, fs.ErrExist)
 	}
-	linked, err := createAt(path, nil)
+	linked, err := createAt(path, Options{}, nil)
 	if err == nil && !linked {
 		err = fmt.Errorf("persy: create %s: %w", path, fs.ErrExist)
 	}
@@ -132,7 +132,7 @@ func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, erro
 	if err == nil || !errors.Is(err, fs.ErrNotExist) || opts.ReadOnly {
 		return db, err
 	}
-	if _, err := createAt(path, init); err != nil {
+	if _, err := createAt(path, opts, init); err != nil {
 		return nil, err
 	}
 	return Open(path, opts)
@@ -142,7 +142,7 @@ func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, erro
 // temporary name beside it, and links it into place unless a file is
 // there already; it reports whether its file is the one linked. The
 // directory is synced either way, so the file at path is durable.
-func createAt(path string, init func(tx *Tx) error) (linked bool, err error) {
+func createAt(path string, opts Options, init func(tx *Tx) error) (linked bool, err error) {
 	removeStaleCreations(path)
 	// A name of this creation's own: a creation under way in another
 	// process keeps its file, and the file linked into place is ours.
@@ -151,7 +151,8 @@ func createAt(path string, init func(tx *Tx) error) (linked bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("persy: create %s: %w", path, err)
 	}
-	ndb, err := OpenStorage(f, Options{ManualSync: true})
+	// init runs under the caller's options, but syncs once, at Close.
+	ndb, err := OpenStorage(f, Options{ManualSync: true, Strategy: opts.Strategy, LockTimeout: opts.LockTimeout, IndexNodeBytes: opts.IndexNodeBytes})
 	if err != nil {
 		f.Close()
 		os.Remove(tmp)

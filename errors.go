@@ -20,12 +20,24 @@ var (
 	ErrNameTooLong      = errors.New("persy: segment name longer than MaxNameBytes")
 	ErrEmptyName        = errors.New("persy: empty segment name")
 	ErrTxDone           = errors.New("persy: transaction already committed or rolled back")
-	ErrClosed           = mmapfile.ErrClosed
-	ErrLocked           = mmapfile.ErrLocked
-	ErrPoisoned         = mmapfile.ErrPoisoned
-	ErrReadOnly         = mmapfile.ErrReadOnly // a change to a database opened with Options.ReadOnly
-	ErrNotPersyFile     = page.ErrNotPersyFile
-	ErrFormatVersion    = page.ErrFormatVersion
+	// ErrReservedName is returned for a segment name that starts with
+	// "+_": such names are the segments that hold indexes.
+	ErrReservedName      = errors.New("persy: segment names starting with \"+_\" are reserved")
+	ErrIndexNotFound     = errors.New("persy: index not found")
+	ErrIndexExists       = errors.New("persy: index already exists")
+	ErrIndexTypeMismatch = errors.New("persy: index key or value type differs from its definition")
+	// ErrDuplicateKey is returned by the prepare of a transaction that
+	// leaves two values on one key of an Exclusive index; the error
+	// wrapping it names the index and the key.
+	ErrDuplicateKey  = errors.New("persy: duplicate key in an Exclusive index")
+	ErrKeyTooBig     = errors.New("persy: index key larger than MaxKeyBytes")
+	ErrValueTooBig   = errors.New("persy: index value larger than MaxValueBytes")
+	ErrClosed        = mmapfile.ErrClosed
+	ErrLocked        = mmapfile.ErrLocked
+	ErrPoisoned      = mmapfile.ErrPoisoned
+	ErrReadOnly      = mmapfile.ErrReadOnly // a change to a database opened with Options.ReadOnly
+	ErrNotPersyFile  = page.ErrNotPersyFile
+	ErrFormatVersion = page.ErrFormatVersion
 	// ErrUnknownTransaction is returned by Recovery.Commit and Rollback for
 	// an id that names no prepared transaction.
 	ErrUnknownTransaction = errors.New("persy: no prepared transaction has this id")

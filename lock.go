@@ -22,7 +22,7 @@ type lockState struct {
 type lockReq struct {
 	key       string
 	exclusive bool
-	// noWait fails at once with errBusy instead of waiting.
+	// noWait fails at once with a *busyError instead of waiting.
 	noWait bool
 }
 
@@ -57,7 +57,7 @@ func (lt *lockTable) acquire(reqs []lockReq, timeout time.Duration) error {
 			if r.noWait || timeout < 0 {
 				lt.release(reqs[:i])
 				if r.noWait {
-					return errBusy
+					return &busyError{r.key}
 				}
 				return ErrTimeout
 			}

@@ -79,6 +79,11 @@ type Options struct {
 	// changes a byte of it. OpenStorage with ReadOnly refuses an empty
 	// storage, which it would have to format.
 	ReadOnly bool
+	// IndexNodeBytes is the size past which a node of an index created
+	// under these options splits, from index.MinNodeBytes (128) to
+	// index.MaxNodeBytes (64 KiB); zero means 4096. It is stored with
+	// the index. Small nodes make deep trees of few keys, for tests.
+	IndexNodeBytes int
 }
 
 // Defaults of Options.

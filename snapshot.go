@@ -79,7 +79,7 @@ func (s *Snapshot) seg(name string) (*segState, error) {
 		return nil, err
 	}
 	seg := s.v.seg(name)
-	if seg == nil {
+	if seg == nil || reserved(name) {
 		return nil, fmt.Errorf("%w: %q", ErrSegmentNotFound, name)
 	}
 	return seg, nil
@@ -122,9 +122,11 @@ func (s *Snapshot) Segments() ([]string, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	names := make([]string, len(s.v.segs))
-	for i, seg := range s.v.segs {
-		names[i] = seg.name
+	names := make([]string, 0, len(s.v.segs))
+	for _, seg := range s.v.segs {
+		if !reserved(seg.name) {
+			names = append(names, seg.name)
+		}
 	}
 	return names, nil
 }
@@ -134,5 +136,5 @@ func (s *Snapshot) SegmentExists(name string) (bool, error) {
 	if err := s.check(); err != nil {
 		return false, err
 	}
-	return s.v.seg(name) != nil, nil
+	return !reserved(name) && s.v.seg(name) != nil, nil
 }

@@ -27,8 +27,10 @@ type Tx struct {
 	drops    map[string]uint64 // existing segments it drops: name -> id
 	newNext  map[uint64]uint64 // next slot of each segment it creates
 	writes   map[recKey]*txWrite
-	reads    map[recKey]uint32 // versions it read, for VersionOnRead
-	reserved []recKey          // slots reserved in existing segments
+	reads    map[recKey]uint32   // versions it read, for VersionOnRead
+	reserved []recKey            // slots reserved in existing segments
+	idx      map[string]*txIndex // index changes, by index name
+	nodes    map[recKey]*txWrite // index node writes of the prepare under way
 }
 
 type recKey struct {
@@ -40,6 +42,9 @@ type txWrite struct {
 	kind journal.Kind
 	data []byte
 	base uint32 // the version the transaction first saw
+	// checked: a node of an index, whose base is checked whatever the
+	// strategy; another version means prepare edits the tree again.
+	checked bool
 }
 
 // Record is a record of a scan.
@@ -64,7 +69,7 @@ func (db *DB) Begin(o TxOptions) (*Tx, error) {
 	}
 	tx := &Tx{db: db, id: bytes.Clone(o.ID), strategy: db.opts.Strategy, bg: o.BackgroundSync,
 		creates: map[string]uint64{}, drops: map[string]uint64{}, newNext: map[uint64]uint64{},
-		writes: map[recKey]*txWrite{}, reads: map[recKey]uint32{}}
+		writes: map[recKey]*txWrite{}, reads: map[recKey]uint32{}, idx: map[string]*txIndex{}}
 	if o.Strategy != nil {
 		tx.strategy = *o.Strategy
 	}
@@ -81,8 +86,17 @@ func (tx *Tx) check() error {
 }
 
 // segID resolves a segment name in the transaction's view; existing says
-// the segment existed before the transaction.
+// the segment existed before the transaction. Names reserved for indexes
+// name no segment.
 func (tx *Tx) segID(name string) (id uint64, existing bool, err error) {
+	if reserved(name) {
+		return 0, false, fmt.Errorf("%w: %q", ErrSegmentNotFound, name)
+	}
+	return tx.anySegID(name)
+}
+
+// anySegID is segID for any name, an index's segment included.
+func (tx *Tx) anySegID(name string) (id uint64, existing bool, err error) {
 	if id, ok := tx.creates[name]; ok {
 		return id, false, nil
 	}
@@ -109,15 +123,25 @@ func (tx *Tx) CreateSegment(name string) error {
 	if name == "" {
 		return ErrEmptyName
 	}
+	if reserved(name) {
+		return fmt.Errorf("%w: %q", ErrReservedName, name)
+	}
 	if _, _, err := tx.segID(name); err == nil {
 		return fmt.Errorf("%w: %q", ErrSegmentExists, name)
 	}
+	tx.createSegment(name)
+	return nil
+}
+
+// createSegment adds a segment named name, which does not exist in the
+// transaction's view, and returns its id.
+func (tx *Tx) createSegment(name string) uint64 {
 	tx.db.mu.Lock()
 	id := tx.db.nextSeg
 	tx.db.nextSeg++
 	tx.db.mu.Unlock()
 	tx.creates[name] = id
-	return nil
+	return id
 }
 
 // DropSegment drops the segment named name and every record in it.
@@ -129,6 +153,12 @@ func (tx *Tx) DropSegment(name string) error {
 	if err != nil {
 		return err
 	}
+	tx.dropSegment(name, id, existing)
+	return nil
+}
+
+// dropSegment drops segment id, named name, from the transaction's view.
+func (tx *Tx) dropSegment(name string, id uint64, existing bool) {
 	if existing {
 		tx.drops[name] = id
 	} else {
@@ -140,7 +170,6 @@ func (tx *Tx) DropSegment(name string) error {
 			delete(tx.writes, k)
 		}
 	}
-	return nil
 }
 
 // SegmentExists reports whether the segment named name exists.
@@ -160,13 +189,15 @@ func (tx *Tx) Segments() ([]string, error) {
 	tx.db.mu.Lock()
 	var names []string
 	for _, s := range tx.db.cur.segs {
-		if _, dropped := tx.drops[s.name]; !dropped {
+		if _, dropped := tx.drops[s.name]; !dropped && !reserved(s.name) {
 			names = append(names, s.name)
 		}
 	}
 	tx.db.mu.Unlock()
 	for n := range tx.creates {
-		names = append(names, n)
+		if !reserved(n) {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil
@@ -191,14 +222,28 @@ func (tx *Tx) Insert(seg string, data []byte) (RecordID, error) {
 	if err != nil {
 		return RecordID{}, err
 	}
+	slot, err := tx.reserveSlot(id, existing)
+	if err != nil {
+		if errors.Is(err, ErrSegmentNotFound) {
+			err = fmt.Errorf("%w: %q", ErrSegmentNotFound, seg)
+		}
+		return RecordID{}, err
+	}
+	tx.writes[recKey{id, slot}] = &txWrite{kind: journal.KindInsert, data: bytes.Clone(nonNil(data))}
+	return idOfSlot(slot), nil
+}
+
+// reserveSlot hands the transaction a free slot of segment id.
+func (tx *Tx) reserveSlot(id uint64, existing bool) (uint64, error) {
 	var slot uint64
+	var err error
 	if existing {
 		db := tx.db
 		db.mu.Lock()
 		a := db.slots[id]
 		switch {
 		case a == nil:
-			err = fmt.Errorf("%w: %q", ErrSegmentNotFound, seg)
+			err = ErrSegmentNotFound
 		case len(a.free) > 0:
 			slot = a.free[len(a.free)-1]
 			a.free = a.free[:len(a.free)-1]
@@ -208,15 +253,14 @@ func (tx *Tx) Insert(seg string, data []byte) (RecordID, error) {
 		}
 		db.mu.Unlock()
 		if err != nil {
-			return RecordID{}, err
+			return 0, err
 		}
 		tx.reserved = append(tx.reserved, recKey{id, slot})
 	} else {
 		slot = tx.newNext[id]
 		tx.newNext[id]++
 	}
-	tx.writes[recKey{id, slot}] = &txWrite{kind: journal.KindInsert, data: bytes.Clone(nonNil(data))}
-	return idOfSlot(slot), nil
+	return slot, nil
 }
 
 func nonNil(b []byte) []byte {
@@ -237,6 +281,13 @@ func (tx *Tx) lookup(seg string, id RecordID) (recKey, []byte, uint32, error) {
 	if !ok {
 		return recKey{}, nil, 0, fmt.Errorf("%w: %v", ErrRecordNotFound, id)
 	}
+	return tx.lookupIn(sid, existing, n)
+}
+
+// lookupIn is lookup of slot n of segment sid, which existed before the
+// transaction if existing.
+func (tx *Tx) lookupIn(sid uint64, existing bool, n uint64) (recKey, []byte, uint32, error) {
+	id := idOfSlot(n)
 	k := recKey{sid, n}
 	if w := tx.writes[k]; w != nil {
 		if w.kind == journal.KindDelete {
@@ -467,13 +518,19 @@ func (tx *Tx) plan() ([]op, []lockReq) {
 		ops = append(ops, op{kind: journal.KindCreateSegment, seg: tx.creates[name], name: name})
 		lock("n"+name, true, true)
 	}
-	keys := make([]recKey, 0, len(tx.writes))
+	keys := make([]recKey, 0, len(tx.writes)+len(tx.nodes))
 	for k := range tx.writes {
+		keys = append(keys, k)
+	}
+	for k := range tx.nodes {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, cmpRecKey)
 	for _, k := range keys {
 		w := tx.writes[k]
+		if w == nil {
+			w = tx.nodes[k]
+		}
 		ops = append(ops, op{kind: w.kind, seg: k.seg, slot: k.slot, data: w.data})
 		lock(segKey(k.seg), false, false)
 		lock(recLockKey(k), true, false)
@@ -482,6 +539,17 @@ func (tx *Tx) plan() ([]op, []lockReq) {
 		for k := range tx.reads {
 			lock(segKey(k.seg), false, false)
 			lock(recLockKey(k), false, false)
+		}
+	}
+	for _, ti := range tx.idx {
+		lock(segKey(ti.seg), false, false)
+		for _, key := range ti.pend.Keys() {
+			lock(keyLock(ti.seg, key), true, false)
+		}
+		if tx.strategy == VersionOnRead {
+			for key := range ti.seen {
+				lock(keyLock(ti.seg, key), false, false)
+			}
 		}
 	}
 	reqs := make([]lockReq, 0, len(locks))
@@ -526,7 +594,7 @@ func (tx *Tx) validate() error {
 	}
 	for name := range tx.creates {
 		if _, dropped := tx.drops[name]; v.seg(name) != nil && !dropped {
-			return fmt.Errorf("%w: %q", ErrSegmentExists, name)
+			return existsError(name)
 		}
 	}
 	for k, w := range tx.writes {
@@ -547,9 +615,15 @@ func (tx *Tx) validate() error {
 		if sl == nil || !sl.Live {
 			return fmt.Errorf("%w: %v", ErrRecordNotFound, idOfSlot(k.slot))
 		}
+		if w.checked && sl.Version != w.base {
+			return errRetry
+		}
 		if tx.strategy != LastWin && sl.Version != w.base {
 			return fmt.Errorf("%w: %v", ErrVersionNotLatest, idOfSlot(k.slot))
 		}
+	}
+	if err := tx.validateIndexes(v); err != nil {
+		return err
 	}
 	if tx.strategy == VersionOnRead {
 		for k, ver := range tx.reads {
@@ -566,23 +640,51 @@ func (tx *Tx) validate() error {
 	return nil
 }
 
+// existsError is the error for a create of segment name, which exists.
+func existsError(name string) error {
+	if strings.HasPrefix(name, indexPrefix) {
+		return fmt.Errorf("%w: %q", ErrIndexExists, name[len(indexPrefix):])
+	}
+	return fmt.Errorf("%w: %q", ErrSegmentExists, name)
+}
+
+// errRetry says that an index node a prepare edited changed before the
+// prepare locked it: the prepare edits the tree again.
+var errRetry = errors.New("persy: an index node changed under the prepare")
+
+// maxIndexRetries bounds the edits of one prepare: each retry follows
+// another transaction's commit, so this many mean a livelock.
+const maxIndexRetries = 1000
+
 // lockAndValidate takes the transaction's locks and validates it. On
 // failure the transaction is over.
 func (tx *Tx) lockAndValidate() ([]op, []lockReq, error) {
-	ops, locks := tx.plan()
-	if err := tx.db.locks.acquire(locks, tx.db.opts.LockTimeout); err != nil {
-		tx.finish()
-		if err == errBusy {
-			return nil, nil, fmt.Errorf("%w: another transaction creates or drops it", ErrSegmentExists)
+	for attempt := 0; ; attempt++ {
+		if err := tx.planIndexes(); err != nil {
+			tx.finish()
+			return nil, nil, err
 		}
-		return nil, nil, err
-	}
-	if err := tx.validate(); err != nil {
+		ops, locks := tx.plan()
+		if err := tx.db.locks.acquire(locks, tx.db.opts.LockTimeout); err != nil {
+			tx.finish()
+			if b, ok := err.(*busyError); ok {
+				return nil, nil, fmt.Errorf("%w: another transaction creates or drops it", existsError(b.key[1:]))
+			}
+			return nil, nil, err
+		}
+		err := tx.validate()
+		if err == nil {
+			return ops, locks, nil
+		}
 		tx.db.locks.release(locks)
-		tx.finish()
-		return nil, nil, err
+		if err != errRetry || attempt == maxIndexRetries {
+			tx.finish()
+			if err == errRetry {
+				err = fmt.Errorf("%w: index nodes changed under %d prepares in a row", ErrTimeout, attempt+1)
+			}
+			return nil, nil, err
+		}
 	}
-	return ops, locks, nil
 }
 
 // Commit commits the transaction in one phase: its changes and its
