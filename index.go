@@ -56,6 +56,27 @@ type IndexInfo struct {
 	Name       string
 	Key, Value IndexType
 	Mode       Mode
+	// Depth is the number of levels of the committed tree: 0 when it is
+	// empty, 1 for a lone leaf.
+	Depth int
+}
+
+// treeDepth counts the levels of the tree at root, down its first
+// children.
+func treeDepth(src index.Source, root uint64) (int, error) {
+	depth := 0
+	for root != 0 {
+		depth++
+		n, err := src.Node(root)
+		if err != nil {
+			return 0, err
+		}
+		if n.Leaf {
+			break
+		}
+		root = n.Children[0]
+	}
+	return depth, nil
 }
 
 // Entry is one key of a range and its values, in value order.
@@ -202,9 +223,31 @@ func (tx *Tx) Indexes() ([]IndexInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, IndexInfo{Name: n, Key: d.Key, Value: d.Value, Mode: d.Mode})
+		info := IndexInfo{Name: n, Key: d.Key, Value: d.Value, Mode: d.Mode}
+		if info.Depth, err = tx.committedDepth(n); err != nil {
+			return nil, err
+		}
+		out = append(out, info)
 	}
 	return out, nil
+}
+
+// committedDepth is the depth of index name in the latest commit, 0 if
+// it has none.
+func (tx *Tx) committedDepth(name string) (int, error) {
+	v, err := tx.db.pin()
+	if err != nil {
+		return 0, err
+	}
+	defer tx.db.unpin(v)
+	if v.seg(indexPrefix+name) == nil {
+		return 0, nil
+	}
+	src, root, err := versionTree(tx.db, v, name)
+	if err != nil {
+		return 0, err
+	}
+	return treeDepth(src, root)
 }
 
 func errorsIsNotFound(err error) bool {
@@ -471,12 +514,16 @@ func (s *Snapshot) Indexes() ([]IndexInfo, error) {
 			continue
 		}
 		name := seg.name[len(indexPrefix):]
-		src, _, err := versionTree(s.db, s.v, name)
+		src, root, err := versionTree(s.db, s.v, name)
 		if err != nil {
 			return nil, err
 		}
 		d := src.def
-		out = append(out, IndexInfo{Name: name, Key: d.Key, Value: d.Value, Mode: d.Mode})
+		depth, err := treeDepth(src, root)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, IndexInfo{Name: name, Key: d.Key, Value: d.Value, Mode: d.Mode, Depth: depth})
 	}
 	return out, nil
 }

@@ -341,7 +341,7 @@ func TestIndexTransactionAgainstModel(t *testing.T) {
 			if err := db.Check(); err != nil {
 				t.Fatal(err)
 			}
-			deepest = max(deepest, treeDepth(t, db, "i"))
+			deepest = max(deepest, depthOf(t, db, "i"))
 			if rapid.IntRange(0, 3).Draw(t, "reopen") == 0 {
 				if err := db.Close(); err != nil {
 					t.Fatal(err)
@@ -371,28 +371,18 @@ func TestIndexTransactionAgainstModel(t *testing.T) {
 	}
 }
 
-// treeDepth is the depth of index name's tree in the latest commit.
-func treeDepth(t tb, db *DB, name string) int {
-	db.mu.Lock()
-	v := db.cur
-	db.mu.Unlock()
-	src, root, err := versionTree(db, v, name)
+// depthOf is the depth of index name's tree in the latest commit.
+func depthOf(t tb, db *DB, name string) int {
+	tx, err := db.Begin(TxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	depth := 0
-	for root != 0 {
-		depth++
-		n, err := src.Node(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n.Leaf {
-			break
-		}
-		root = n.Children[0]
+	defer tx.Rollback()
+	d, err := tx.committedDepth(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return depth
+	return d
 }
 
 func TestIndexConcurrentCreate(t *testing.T) {
@@ -418,7 +408,7 @@ func TestIndexConcurrentCreate(t *testing.T) {
 	tx, _ := db.Begin(TxOptions{})
 	infos, err := tx.Indexes()
 	mustT(t, err)
-	if fmt.Sprint(infos) != "[{x string string Replace} {y string string Replace}]" {
+	if fmt.Sprint(infos) != "[{x string string Replace 0} {y string string Replace 0}]" {
 		t.Fatalf("indexes: %v", infos)
 	}
 	if err := CreateIndex[string, string](tx, "x", Replace); !errors.Is(err, ErrIndexExists) {

@@ -63,6 +63,8 @@ type mop struct {
 func (m model) apply(ops []mop) {
 	for _, o := range ops {
 		switch o.kind {
+		case "iput", "iremove", "iremoveValue":
+			applyIndex(m[o.seg], modeOf(o.seg), o)
 		case "create":
 			m[o.seg] = map[persy.RecordID]string{}
 		case "drop":
@@ -90,6 +92,8 @@ type event struct {
 }
 
 type engineWorkload struct {
+	// indexes makes transactions change indexes too (EngineIndex).
+	indexes bool
 	created bool // the file's creation returned
 	db      *persy.DB
 	txs     [][]mop // each transaction's changes
@@ -130,6 +134,7 @@ func engineOptions(checkpointBytes int) persy.Options {
 		LockTimeout:     -1,
 		ManualSync:      true,
 		CheckpointBytes: checkpointBytes,
+		IndexNodeBytes:  indexNodeBytes,
 		OnPrepared: func(id []byte) persy.Decision {
 			if openCommits(string(id)) {
 				return persy.DecideCommit
@@ -439,7 +444,7 @@ func (w *engineWorkload) undo() {
 // expected reports the errors a transaction may meet here: a prepared
 // transaction holds the locks it needs.
 func expected(err error) bool {
-	return errors.Is(err, persy.ErrTimeout) || errors.Is(err, persy.ErrSegmentExists)
+	return errors.Is(err, persy.ErrTimeout) || errors.Is(err, persy.ErrSegmentExists) || errors.Is(err, persy.ErrIndexExists)
 }
 
 var segNames = []string{"a", "b", "c"}
@@ -455,6 +460,26 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 	var ops []mop
 	createdAt := map[string]int{} // segments this transaction creates: index of the create
 	for i := range 1 + ch.Choose("changes", 3) {
+		if w.indexes && ch.Choose("target", 3) != 0 {
+			iops, err := w.indexChange(tx, view, ch)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(iops) == 1 && iops[0].kind == "create" {
+				createdAt[iops[0].seg] = len(ops)
+			}
+			if len(iops) == 1 && iops[0].kind == "drop" {
+				if at, ok := createdAt[iops[0].seg]; ok {
+					ops = dropCreated(ops, at, iops[0].seg)
+					delete(createdAt, iops[0].seg)
+					view.apply(iops)
+					continue
+				}
+			}
+			ops = append(ops, iops...)
+			view.apply(iops)
+			continue
+		}
 		seg := segNames[ch.Choose("segment", len(segNames))]
 		recs, exists := view[seg]
 		data := func() string {
@@ -482,13 +507,7 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 				// A segment created and dropped in one transaction
 				// leaves nothing: not even a drop of one created
 				// meanwhile by another transaction.
-				kept := ops[:at:at]
-				for _, p := range ops[at+1:] {
-					if p.seg != seg {
-						kept = append(kept, p)
-					}
-				}
-				ops = kept
+				ops = dropCreated(ops, at, seg)
 				delete(createdAt, seg)
 				view.apply([]mop{o})
 				continue
@@ -524,6 +543,18 @@ func (w *engineWorkload) buildTx(db *persy.DB, m model, ch diskmodel.Chooser, ro
 	return tx, ops, nil
 }
 
+// dropCreated takes out of ops the create of seg at ops[at] and every
+// change of seg after it.
+func dropCreated(ops []mop, at int, seg string) []mop {
+	kept := ops[:at:at]
+	for _, p := range ops[at+1:] {
+		if p.seg != seg {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
 func cmpID(a, b persy.RecordID) int {
 	if a.Page != b.Page {
 		return int(a.Page) - int(b.Page)
@@ -546,7 +577,7 @@ func dump(s *persy.Snapshot) (model, error) {
 			m[n][r.ID] = string(r.Data)
 		}
 	}
-	return m, nil
+	return m, dumpIndexes(s, m)
 }
 
 func diff(want, got model) string {

@@ -42,6 +42,9 @@ func TestProperties(t *testing.T) {
 					if rep.States < int64(rep.Runs) || rep.Runs == 0 {
 						t.Fatalf("only %d crash states in %d runs", rep.States, rep.Runs)
 					}
+					if w.Note != nil {
+						t.Log(w.Note())
+					}
 				})
 			}
 		}

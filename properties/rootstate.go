@@ -18,7 +18,7 @@ import (
 // engine's single crash per run, so that persy sim -failfast reaches it
 // early.
 func Workloads() []sim.Workload {
-	return []sim.Workload{RootState(), Allocator(), Journal(), EngineChain(), Engine()}
+	return []sim.Workload{RootState(), Allocator(), Journal(), EngineChain(), Engine(), EngineIndex()}
 }
 
 // RootState formats a file and stores root states one generation after

@@ -75,6 +75,9 @@ type Workload struct {
 	Every int
 	// New starts a run.
 	New func() Program
+	// Note, if set, says in one line what the workload's runs reached
+	// so far (for instance the deepest tree), for the end of a report.
+	Note func() string
 }
 
 // Strategy says where a run crashes and which images it takes there.

@@ -166,6 +166,16 @@ rows:
 	fmt.Fprintf(tw, "total\t\t\t%d\t\t%d\t%.0f\t\t\t\n", runs, states, float64(states)/total.Seconds())
 	_ = tw.Flush()
 
+	notes := map[string]bool{}
+	for _, w := range workloads() {
+		if w.Note != nil && re.MatchString(w.Name) && !notes[w.Name] {
+			notes[w.Name] = true
+			fmt.Fprintf(stdout, "\n%s: %s", w.Name, w.Note())
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(stdout)
+	}
 	if dropped > 0 {
 		fmt.Fprintf(stdout, "\n%d sector versions dropped past %d per sector between barriers: crash states not explored\n", dropped, diskmodel.MaxVersionsPerUnit)
 	}
