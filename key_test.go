@@ -40,7 +40,7 @@ func ordered[K cmp.Ordered]() (func(a, b K) bool, func(a, b K) bool) {
 // totalOrder is IEEE 754 totalOrder on the bits of a float.
 func totalOrder(bits uint64, sign uint64) int64 {
 	if bits&sign != 0 {
-		return -int64(bits &^ sign) - 1
+		return -int64(bits&^sign) - 1
 	}
 	return int64(bits)
 }
