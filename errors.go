@@ -1,49 +1,44 @@
 package persy
 
-import (
-	"errors"
-
-	"github.com/gopersy/persy/mmapfile"
-	"github.com/gopersy/persy/page"
-)
+import "github.com/gopersy/persy/txn"
 
 // The errors persy-go returns, for errors.Is. Errors are wrapped with
 // context; compare with errors.Is, never with ==.
 var (
-	ErrRecordNotFound   = errors.New("persy: record not found")
-	ErrSegmentNotFound  = errors.New("persy: segment not found")
-	ErrSegmentExists    = errors.New("persy: segment already exists")
-	ErrVersionNotLatest = errors.New("persy: record changed since the transaction read it")
-	ErrTimeout          = errors.New("persy: timed out waiting for a lock")
-	ErrTxIDTooLong      = errors.New("persy: transaction id longer than MaxTxIDBytes")
-	ErrRecordTooBig     = errors.New("persy: record larger than MaxRecordBytes")
-	ErrNameTooLong      = errors.New("persy: segment name longer than MaxNameBytes")
-	ErrEmptyName        = errors.New("persy: empty segment name")
-	ErrTxDone           = errors.New("persy: transaction already committed or rolled back")
+	ErrRecordNotFound   = txn.ErrRecordNotFound
+	ErrSegmentNotFound  = txn.ErrSegmentNotFound
+	ErrSegmentExists    = txn.ErrSegmentExists
+	ErrVersionNotLatest = txn.ErrVersionNotLatest
+	ErrTimeout          = txn.ErrTimeout
+	ErrTxIDTooLong      = txn.ErrTxIDTooLong
+	ErrRecordTooBig     = txn.ErrRecordTooBig
+	ErrNameTooLong      = txn.ErrNameTooLong
+	ErrEmptyName        = txn.ErrEmptyName
+	ErrTxDone           = txn.ErrTxDone
 	// ErrReservedName is returned for a segment name that starts with
 	// "+_": such names are the segments that hold indexes.
-	ErrReservedName      = errors.New("persy: segment names starting with \"+_\" are reserved")
-	ErrIndexNotFound     = errors.New("persy: index not found")
-	ErrIndexExists       = errors.New("persy: index already exists")
-	ErrIndexTypeMismatch = errors.New("persy: index key or value type differs from its definition")
+	ErrReservedName      = txn.ErrReservedName
+	ErrIndexNotFound     = txn.ErrIndexNotFound
+	ErrIndexExists       = txn.ErrIndexExists
+	ErrIndexTypeMismatch = txn.ErrIndexTypeMismatch
 	// ErrDuplicateKey is returned by the prepare of a transaction that
 	// leaves two values on one key of an Exclusive index; the error
 	// wrapping it names the index and the key.
-	ErrDuplicateKey  = errors.New("persy: duplicate key in an Exclusive index")
-	ErrKeyTooBig     = errors.New("persy: index key larger than MaxKeyBytes")
-	ErrValueTooBig   = errors.New("persy: index value larger than MaxValueBytes")
-	ErrClosed        = mmapfile.ErrClosed
-	ErrLocked        = mmapfile.ErrLocked
-	ErrPoisoned      = mmapfile.ErrPoisoned
-	ErrReadOnly      = mmapfile.ErrReadOnly // a change to a database opened with Options.ReadOnly
-	ErrNotPersyFile  = page.ErrNotPersyFile
-	ErrFormatVersion = page.ErrFormatVersion
+	ErrDuplicateKey  = txn.ErrDuplicateKey
+	ErrKeyTooBig     = txn.ErrKeyTooBig
+	ErrValueTooBig   = txn.ErrValueTooBig
+	ErrClosed        = txn.ErrClosed
+	ErrLocked        = txn.ErrLocked
+	ErrPoisoned      = txn.ErrPoisoned
+	ErrReadOnly      = txn.ErrReadOnly
+	ErrNotPersyFile  = txn.ErrNotPersyFile
+	ErrFormatVersion = txn.ErrFormatVersion
 	// ErrUnknownTransaction is returned by Recovery.Commit and Rollback for
 	// an id that names no prepared transaction.
-	ErrUnknownTransaction = errors.New("persy: no prepared transaction has this id")
+	ErrUnknownTransaction = txn.ErrUnknownTransaction
 )
 
 // CorruptError reports a page of the file that fails its checks: torn,
 // corrupt, stale, misdirected or beyond the file. Bad bytes on disk give
 // this error, never a panic and never wrong data.
-type CorruptError = page.CorruptError
+type CorruptError = txn.CorruptError

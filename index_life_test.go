@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/gopersy/persy/sim/diskmodel"
 )
 
 func putRange(t *testing.T, db *DB, ix Index[int64, int64], from, to int64) {
@@ -28,16 +30,15 @@ func countKeys(t *testing.T, r Reader, ix Index[int64, int64]) int {
 // pages are free, and a new index of the same size takes them instead of
 // growing the file.
 func TestIndexSnapshotAndDrop(t *testing.T) {
-	db := openIndexDB(t, Options{ManualSync: true})
+	disk := diskmodel.New(diskmodel.Options{})
+	db, err := OpenStorage(disk, Options{ManualSync: true})
+	mustT(t, err)
+	defer db.Close()
 	ix := IndexOf[int64, int64]("i")
 	mustT(t, db.Update(func(tx *Tx) error { return CreateIndex[int64, int64](tx, "i", Replace) }))
 	putRange(t, db, ix, 0, 5000)
 	mustT(t, db.Checkpoint())
-	end := func() int64 {
-		db.wmu.Lock()
-		defer db.wmu.Unlock()
-		return db.alloc.State().End
-	}
+	end := disk.Size
 	full := end()
 	snap, err := db.Snapshot()
 	mustT(t, err)
@@ -109,7 +110,7 @@ func TestIndexPreparedDecisions(t *testing.T) {
 			}
 		} else {
 			// 200 keys hold two values, 100 were removed.
-			if id, ok, err := fresh.One(s, "a"); vals != 400 || !ok || err != nil || id != (RecordID{1, 2}) {
+			if id, ok, err := fresh.One(s, "a"); vals != 400 || !ok || err != nil || id != (RecordID{Page: 1, Pos: 2}) {
 				t.Errorf("committed: %d values (want 400), fresh key %v %v %v", vals, id, ok, err)
 			}
 		}

@@ -1,4 +1,4 @@
-package persy
+package txn
 
 import (
 	"sync"

@@ -1,4 +1,4 @@
-package persy
+package txn
 
 import (
 	"github.com/gopersy/persy/journal"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package persy
+package txn
 
 import (
 	"errors"

@@ -1,0 +1,744 @@
+// Package txn is persy-go's engine core: versions of the committed state,
+// transactions and their locks, group commit, prepare, commit and
+// rollback, checkpoints, snapshots' pins and recovery. The root package
+// persy is its public API, a set of thin wrappers over it.
+//
+// persy-go is an embedded, transactional, crash-safe
+// storage engine. One file holds segments, named collections of records
+// addressed by a stable RecordID. Transactions are ACID, with snapshots
+// and two-phase commit under a caller-chosen id; after a crash the caller
+// decides, for each transaction found prepared, commit or rollback.
+//
+// How a commit becomes durable: its changes, the records' contents
+// included, go to the journal, and one barrier makes them durable; the
+// commit is then applied in memory. A checkpoint later writes the records
+// and address pages changed since the last one into fresh pages and stores
+// a new root state naming them, which frees the journal. Nothing the
+// durable root state reads is ever written in place, so a crash leaves the
+// last checkpoint intact and recovery redoes the journal after it.
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
+	"github.com/gopersy/persy/segment"
+)
+
+// DB is an open database. It is safe for concurrent use.
+type DB struct {
+	s     mmapfile.Storage
+	opts  Options
+	locks *lockTable
+
+	mu      sync.Mutex // guards the fields to the next blank line
+	cond    *sync.Cond
+	cur     *version
+	pins    map[uint64]int // version seq -> readers and snapshots on it
+	slots   map[uint64]*slotAlloc
+	nextSeg uint64
+	closed  bool
+	err     error // sticky: the storage failed; reopen to recover
+	queue   []*commitReq
+	leading bool
+
+	// The write side, guarded by wmu: held by the group-commit leader,
+	// checkpoints and Close.
+	wmu        sync.Mutex
+	alloc      *page.Allocator
+	jw         *journal.Writer
+	durable    page.State             // the root state last stored
+	disk       map[uint64][]page.Ptr  // each segment's address pages in the file
+	catPages   []page.Ptr             // the catalogue's pages in the file
+	dirty      map[pageKey]bool       // address pages changed since the checkpoint
+	dropped    []uint64               // segments dropped since the checkpoint
+	superseded []retainedPage         // data pages unreachable since the checkpoint
+	retained   []retainedPage         // unreachable pages a pin held at the checkpoint
+	prepared   map[uint64]*preparedTx // undecided prepared transactions, by journal number
+	unsynced   bool                   // background commits written without a barrier
+	hold       ckptHold               // what the next checkpoint needs room for
+
+	bgWake chan struct{}
+	bgDone chan struct{}
+
+	// shut is set, under the write lock of views, before the storage
+	// closes: reads hold the read lock, so none reads a closed mapping.
+	views sync.RWMutex
+	shut  bool
+}
+
+// slotAlloc hands out a segment's record slots: emptied ones first.
+type slotAlloc struct {
+	next uint64   // slots from next on were never used
+	free []uint64 // emptied slots, taken from the end
+}
+
+type retainedPage struct {
+	ref page.Ref
+	seq uint64 // the first version that does not read it
+}
+
+// preparedTx is a prepared transaction not yet decided.
+type preparedTx struct {
+	jtx uint64 // its journal number: the LSN of its Start entry
+	id  []byte
+	ops []op
+}
+
+// Create creates a new, empty database file at path, which must not
+// exist (the error then wraps fs.ErrExist), and closes it. The file
+// appears at path only whole: a crash while creating it leaves no file
+// there, never one that does not open.
+func Create(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("persy: create %s: %w", path, fs.ErrExist)
+	}
+	linked, err := createAt(path, Options{}, nil)
+	if err == nil && !linked {
+		err = fmt.Errorf("persy: create %s: %w", path, fs.ErrExist)
+	}
+	return err
+}
+
+// Open opens the database file at path. Transactions recovery finds
+// prepared and undecided are decided by opts.OnPrepared (commit if nil).
+// A second Open of the same file, in this process or another, fails with
+// ErrLocked.
+func Open(path string, opts Options) (*DB, error) {
+	rec, err := OpenRecover(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Finish()
+}
+
+// OpenOrCreate opens the database file at path, creating it first if it
+// does not exist; on creation only, init runs in a transaction. The file
+// appears at path only with init committed: it is built under a temporary
+// name beside it and linked into place, so a crash or a failing init never
+// leaves a file that a later OpenOrCreate would open without init. Of
+// creators racing on one path, one file wins; the others open it, or fail
+// with ErrLocked while another holds it.
+func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, error) {
+	db, err := Open(path, opts)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || opts.ReadOnly {
+		return db, err
+	}
+	if _, err := createAt(path, opts, init); err != nil {
+		return nil, err
+	}
+	return Open(path, opts)
+}
+
+// createAt builds a database at path with init committed, under a
+// temporary name beside it, and links it into place unless a file is
+// there already; it reports whether its file is the one linked. The
+// directory is synced either way, so the file at path is durable.
+func createAt(path string, opts Options, init func(tx *Tx) error) (linked bool, err error) {
+	removeStaleCreations(path)
+	// A name of this creation's own: a creation under way in another
+	// process keeps its file, and the file linked into place is ours.
+	tmp := fmt.Sprintf("%s%s%d-%d", path, creatingSuffix, os.Getpid(), creations.Add(1))
+	f, err := mmapfile.Create(tmp, mmapfile.Options{})
+	if err != nil {
+		return false, fmt.Errorf("persy: create %s: %w", path, err)
+	}
+	// init runs under the caller's options, but syncs once, at Close.
+	ndb, err := OpenStorage(f, Options{ManualSync: true, Strategy: opts.Strategy, LockTimeout: opts.LockTimeout, IndexNodeBytes: opts.IndexNodeBytes})
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return false, err
+	}
+	if init != nil {
+		err = ndb.Update(init)
+	}
+	if cerr := ndb.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// Link, unlike rename, never replaces a file another process
+		// created at path meanwhile: that one wins.
+		lerr := os.Link(tmp, path)
+		linked = lerr == nil
+		if lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+			err = fmt.Errorf("persy: create %s: %w", path, lerr)
+		}
+	}
+	os.Remove(tmp)
+	if err != nil {
+		return false, err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return false, fmt.Errorf("persy: create %s: %w", path, err)
+	}
+	return linked, nil
+}
+
+// creatingSuffix, a process id and a count name the file a creation
+// builds before linking it into place.
+const creatingSuffix = ".creating-"
+
+var creations atomic.Uint64
+
+// removeStaleCreations removes the files of creations of path that a crash
+// cut short: those no handle holds. One another creation holds is left
+// alone; one just made and not yet locked may go, and that creation then
+// fails to link it, with an error.
+func removeStaleCreations(path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), base+creatingSuffix) || !e.Type().IsRegular() {
+			continue
+		}
+		t := filepath.Join(dir, e.Name())
+		f, err := mmapfile.Open(t, mmapfile.Options{})
+		if err != nil {
+			continue // a creation under way holds it
+		}
+		os.Remove(t)
+		f.Close()
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// OpenRecover opens the database file at path and stops before deciding
+// the prepared transactions: the Recovery lists every transaction the
+// journal holds, takes a decision for each prepared one and Finish opens
+// the database.
+func OpenRecover(path string, opts Options) (*Recovery, error) {
+	f, err := mmapfile.Open(path, mmapfile.Options{ReadOnly: opts.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("persy: open %s: %w", path, err)
+	}
+	rec, err := Recover(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return rec, nil
+}
+
+// OpenMemory opens a new database held in memory only.
+func OpenMemory(opts Options) (*DB, error) {
+	m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return OpenStorage(m, opts)
+}
+
+// OpenStorage opens the database held in s, formatting it first if it is
+// empty, and decides prepared transactions as Open does. A storage
+// holding what a format cut short by a crash leaves (page.Unformatted:
+// at most page.FormatBytes and no valid page past the root slots, so
+// nothing committed) is formatted again. The DB owns s and closes it.
+func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
+	if s.Size() == 0 || page.Unformatted(s) {
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("%w: the storage holds no database, and a read-only open does not format one", ErrReadOnly)
+		}
+		db, err := create(s, opts)
+		if err != nil {
+			return nil, err
+		}
+		db.start()
+		return db, nil
+	}
+	rec, err := Recover(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Finish()
+}
+
+func newDB(s mmapfile.Storage, opts Options) *DB {
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.CheckpointBytes <= 0 {
+		opts.CheckpointBytes = DefaultCheckpointBytes
+	}
+	db := &DB{
+		s: s, opts: opts, locks: newLockTable(),
+		cur: &version{}, pins: map[uint64]int{}, slots: map[uint64]*slotAlloc{}, nextSeg: 1,
+		disk: map[uint64][]page.Ptr{}, dirty: map[pageKey]bool{}, prepared: map[uint64]*preparedTx{},
+	}
+	db.cond = sync.NewCond(&db.mu)
+	return db
+}
+
+func create(s mmapfile.Storage, opts Options) (*DB, error) {
+	db := newDB(s, opts)
+	st, err := page.Format(s)
+	if err != nil {
+		return nil, fmt.Errorf("persy: format: %w", err)
+	}
+	db.alloc = page.NewAllocator(s, st)
+	if db.jw, err = journal.Create(s, db.alloc, nil); err != nil {
+		return nil, fmt.Errorf("persy: format: %w", err)
+	}
+	db.durable = db.alloc.State()
+	return db, nil
+}
+
+// start starts the background worker, unless the options turn it off.
+func (db *DB) start() {
+	if db.opts.ManualSync {
+		return
+	}
+	db.bgWake, db.bgDone = make(chan struct{}, 1), make(chan struct{})
+	go func() {
+		defer close(db.bgDone)
+		for range db.bgWake {
+			if err := db.Sync(); err != nil && !errors.Is(err, ErrClosed) {
+				log.Printf("persy: background sync: %v", err)
+			}
+		}
+	}()
+}
+
+// journalCommit stores the root state for the journal's spare pages,
+// keeping the catalogue and checkpoint of the last checkpoint.
+func (db *DB) journalCommit() error {
+	err := db.alloc.Commit(func(st *page.State) {
+		st.Catalog, st.Checkpoint = db.durable.Catalog, db.durable.Checkpoint
+		db.jw.Fill(st)
+	})
+	if err == nil {
+		db.durable = db.alloc.State()
+	}
+	return err
+}
+
+// lockWriter takes the writer's lock for a database still running, or
+// returns why it is not, holding nothing.
+func (db *DB) lockWriter() error {
+	db.wmu.Lock()
+	db.mu.Lock()
+	err := db.stateErr()
+	db.mu.Unlock()
+	if err != nil {
+		db.wmu.Unlock()
+	}
+	return err
+}
+
+// stateErr returns the database's sticky error, or ErrClosed.
+func (db *DB) stateErr() error {
+	if db.closed {
+		return ErrClosed
+	}
+	return db.err
+}
+
+// fail makes err the database's sticky error: after a failed write or
+// sync nothing more is acknowledged; the way on is reopening.
+func (db *DB) fail(err error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.err == nil {
+		db.err = fmt.Errorf("persy: the database stopped after a storage failure; reopen it to recover: %w", err)
+	}
+	return db.err
+}
+
+// pin returns the current version and keeps the pages it reads from being
+// reused until unpin.
+func (db *DB) pin() (*version, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.stateErr(); err != nil {
+		return nil, err
+	}
+	v := db.cur
+	db.pins[v.seq]++
+	return v, nil
+}
+
+func (db *DB) unpin(v *version) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.pins[v.seq]--; db.pins[v.seq] <= 0 {
+		delete(db.pins, v.seq)
+	}
+}
+
+// minPin is the oldest version read, MaxUint64 if none is. Callers hold mu.
+func (db *DB) minPin() uint64 {
+	m := uint64(math.MaxUint64)
+	for seq := range db.pins {
+		m = min(m, seq)
+	}
+	return m
+}
+
+// readSlot returns a copy of the record in sl.
+func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
+	if sl == nil || !sl.Live {
+		return nil, ErrRecordNotFound
+	}
+	if sl.Pending != nil {
+		return slices.Clone(sl.Pending), nil
+	}
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return nil, ErrClosed
+	}
+	var data []byte
+	var err error
+	if ferr := mmapfile.Protect(func() { data, err = segment.ReadData(db.s, sl.Data) }); ferr != nil {
+		return nil, ferr
+	}
+	return data, err
+}
+
+// Sync makes every commit made so far durable, background ones included.
+func (db *DB) Sync() error {
+	if err := db.lockWriter(); err != nil {
+		return err
+	}
+	defer db.wmu.Unlock()
+	if !db.unsynced {
+		return nil
+	}
+	if err := db.jw.Flush(); err != nil {
+		return db.fail(err)
+	}
+	db.unsynced = false
+	return db.maybeCheckpoint()
+}
+
+// Checkpoint writes every change committed since the last checkpoint into
+// the file's pages, stores a root state naming them and frees the journal
+// they were in: recovery after it has nothing of them to redo. Commits
+// run checkpoints on their own as the journal grows.
+func (db *DB) Checkpoint() error {
+	if err := db.lockWriter(); err != nil {
+		return err
+	}
+	if db.opts.ReadOnly {
+		db.wmu.Unlock()
+		return ErrReadOnly
+	}
+	defer db.wmu.Unlock()
+	return db.checkpoint()
+}
+
+func (db *DB) maybeCheckpoint() error {
+	if db.jw.End()-db.durable.Checkpoint < uint64(db.opts.CheckpointBytes) {
+		return nil
+	}
+	if err := db.checkpoint(); err != nil && !errors.Is(err, errNoRoom) {
+		return err
+	}
+	return nil // a checkpoint with no room waits for one with room
+}
+
+// checkpoint writes the current version into fresh pages and stores it.
+// The caller holds wmu.
+func (db *DB) checkpoint() error {
+	if err := db.jw.Flush(); err != nil {
+		return db.fail(err)
+	}
+	db.unsynced = false
+	db.mu.Lock()
+	v, minPin, nextSeg := db.cur, db.minPin(), db.nextSeg
+	db.mu.Unlock()
+	if err := db.reserveCheckpoint(v, minPin, nextSeg); errors.Is(err, syscall.ENOSPC) {
+		// Nothing changed: the journal still holds every commit, and
+		// the database goes on without the checkpoint.
+		return fmt.Errorf("%w: %w", errNoRoom, err)
+	} else if err != nil {
+		return db.fail(err)
+	}
+
+	// Pages no version still read are freed; the rest stay listed.
+	var keep []retainedPage
+	for _, r := range append(db.retained, db.superseded...) {
+		if r.seq <= minPin {
+			if err := db.alloc.Free(r.ref); err != nil {
+				return db.fail(err)
+			}
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	for _, id := range db.dropped {
+		for _, r := range db.disk[id] {
+			if err := db.alloc.Free(r.Ref); err != nil {
+				return db.fail(err)
+			}
+		}
+		delete(db.disk, id)
+	}
+	seq := db.durable.Gen + 1
+	nv := &version{seq: v.seq, segs: slices.Clone(v.segs)}
+	keys := make([]pageKey, 0, len(db.dirty))
+	for k := range db.dirty {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b pageKey) int {
+		if a.seg != b.seg {
+			return cmpU64(a.seg, b.seg)
+		}
+		return cmpU64(a.page, b.page)
+	})
+	for i := 0; i < len(keys); {
+		j := i
+		for j < len(keys) && keys[j].seg == keys[i].seg {
+			j++
+		}
+		si, s := nv.segByID(keys[i].seg)
+		if s != nil {
+			c := *s
+			c.pages = slices.Clone(s.pages)
+			nv.segs[si] = &c
+			if err := db.writeSegmentPages(&c, keys[i:j], seq); err != nil {
+				return db.fail(err)
+			}
+		}
+		i = j
+	}
+	cat := &segment.Catalog{NextSegment: nextSeg}
+	byID := slices.Clone(nv.segs)
+	slices.SortFunc(byID, func(a, b *segState) int { return cmpU64(a.id, b.id) })
+	for _, s := range byID {
+		cat.Segments = append(cat.Segments, segment.Entry{ID: s.id, Name: s.name, Pages: db.disk[s.id]})
+	}
+	for _, r := range keep {
+		cat.Retained = append(cat.Retained, r.ref)
+	}
+	refs, err := segment.WriteCatalog(db.s, db.alloc.Allocate, seq, cat)
+	if err != nil {
+		return db.fail(err)
+	}
+	for _, r := range db.catPages {
+		if err := db.alloc.Free(r.Ref); err != nil {
+			return db.fail(err)
+		}
+	}
+	head := db.jw.End()
+	for _, p := range db.prepared {
+		head = min(head, p.jtx)
+	}
+	if err := db.jw.Trim(head); err != nil {
+		return db.fail(err)
+	}
+	end := db.jw.End()
+	if err := db.alloc.Commit(func(st *page.State) {
+		st.Catalog, st.Checkpoint = refs[0], end
+		db.jw.Fill(st)
+	}); err != nil {
+		return db.fail(err)
+	}
+	db.jw.Committed()
+	db.durable = db.alloc.State()
+	db.catPages, db.retained, db.superseded, db.dropped = refs, keep, nil, nil
+	clear(db.dirty)
+	db.resetHold()
+	db.mu.Lock()
+	db.cur = nv
+	db.mu.Unlock()
+	return nil
+}
+
+// errNoRoom marks a checkpoint the file had no room for: it changed
+// nothing, and the database goes on.
+var errNoRoom = errors.New("persy: no room in the file for a checkpoint")
+
+// reserveCheckpoint makes sure the checkpoint of v can allocate every page
+// it writes, using the allocator's ballast if it must, before it changes
+// anything: the records and address pages changed, the catalogue, and
+// the chunks that list what it frees (at most the pages it may free:
+// those no pin holds, the dropped segments', the address and catalogue
+// pages it replaces, the journal's).
+func (db *DB) reserveCheckpoint(v *version, minPin, nextSeg uint64) error {
+	return db.alloc.Reserve(db.checkpointNeed(v, minPin, nextSeg), true)
+}
+
+// checkpointNeed returns what reserveCheckpoint reserves.
+func (db *DB) checkpointNeed(v *version, minPin, nextSeg uint64) page.Need {
+	var n page.Need
+	var freeing []page.Ref
+	kept := 0
+	for _, r := range append(db.retained, db.superseded...) {
+		if r.seq <= minPin {
+			freeing = append(freeing, r.ref)
+		} else {
+			kept++
+		}
+	}
+	for _, id := range db.dropped {
+		for _, r := range db.disk[id] {
+			freeing = append(freeing, r.Ref)
+		}
+	}
+	for k := range db.dirty {
+		_, s := v.segByID(k.seg)
+		if s == nil || k.page >= uint64(len(s.pages)) {
+			continue
+		}
+		for _, sl := range s.pages[k.page] {
+			if exp, ok := segment.DataExp(len(sl.Pending)); ok && sl.Live && sl.Pending != nil {
+				n.Add(exp, 1)
+			}
+		}
+		n.Add(segment.AddressExp, 1)
+		if pages := db.disk[k.seg]; k.page < uint64(len(pages)) && pages[k.page] != (page.Ptr{}) {
+			freeing = append(freeing, pages[k.page].Ref)
+		}
+	}
+	for _, r := range db.catPages {
+		freeing = append(freeing, r.Ref)
+	}
+	freeing = append(freeing, db.jw.Owned().Reachable...)
+	cat := &segment.Catalog{NextSegment: nextSeg, Retained: make([]page.Ref, kept)}
+	for _, s := range v.segs {
+		pages := make([]page.Ptr, max(len(db.disk[s.id]), len(s.pages)))
+		cat.Segments = append(cat.Segments, segment.Entry{ID: s.id, Name: s.name, Pages: pages})
+	}
+	n = n.Plus(segment.CatalogNeed(cat))
+	return n.Plus(db.alloc.CommitNeed(n, freeing))
+}
+
+// writeSegmentPages writes the pending records and the changed address
+// pages keys of s, which is nv's own copy.
+func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
+	pages := db.disk[s.id]
+	for len(pages) < len(s.pages) {
+		pages = append(pages, page.Ptr{})
+	}
+	for _, k := range keys {
+		if k.page >= uint64(len(s.pages)) {
+			continue
+		}
+		sp := *s.pages[k.page]
+		for i := range sp {
+			sl := &sp[i]
+			if !sl.Live || sl.Pending == nil {
+				continue
+			}
+			exp, ok := segment.DataExp(len(sl.Pending))
+			if !ok {
+				return fmt.Errorf("persy: a record of %d bytes", len(sl.Pending))
+			}
+			r, err := db.alloc.Allocate(exp)
+			if err != nil {
+				return err
+			}
+			h := page.Header{Exp: exp, Type: page.TypeData, Addr: r.Addr, Seq: seq}
+			ptr, err := page.WritePtr(db.s, make([]byte, r.Bytes()), h, sl.Pending)
+			if err != nil {
+				return err
+			}
+			sl.Data, sl.Pending = ptr, nil
+		}
+		s.pages[k.page] = &sp
+		r, err := db.alloc.Allocate(segment.AddressExp)
+		if err != nil {
+			return err
+		}
+		h := page.Header{Exp: segment.AddressExp, Type: page.TypeAddress, Addr: r.Addr, Seq: seq}
+		ptr, err := page.WritePtr(db.s, make([]byte, r.Bytes()), h, segment.EncodeAddress(s.id, k.page, (*[segment.SlotsPerPage]segment.Slot)(&sp)))
+		if err != nil {
+			return err
+		}
+		if old := pages[k.page]; old != (page.Ptr{}) {
+			if err := db.alloc.Free(old.Ref); err != nil {
+				return err
+			}
+		}
+		pages[k.page] = ptr
+	}
+	db.disk[s.id] = pages
+	return nil
+}
+
+// clean reports whether the file holds everything in memory: a
+// checkpoint would change nothing. The caller holds wmu.
+func (db *DB) clean() bool {
+	return len(db.dirty) == 0 && len(db.superseded) == 0 && len(db.dropped) == 0 && len(db.retained) == 0 &&
+		!db.unsynced && db.jw.End() == db.durable.Checkpoint
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Close makes every commit durable, writes a checkpoint and closes the
+// file. Prepared transactions not decided stay prepared in the file, for
+// recovery to decide. Snapshots and transactions still open fail from
+// then on with ErrClosed. After a storage failure stopped the database,
+// Close still closes the file and returns that failure: commits not made
+// durable before it are left to recovery.
+func (db *DB) Close() error {
+	db.wmu.Lock()
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		db.wmu.Unlock()
+		return ErrClosed
+	}
+	failed := db.err
+	db.closed = true
+	db.mu.Unlock()
+	// A database stopped by a storage failure may hold commits that
+	// are not durable, background ones written before the failure: Close
+	// says so rather than promise them.
+	err := failed
+	if failed == nil && !db.opts.ReadOnly && !db.clean() {
+		// With no room for it, the checkpoint is left to the next open:
+		// the journal holds every commit.
+		if err = db.checkpoint(); errors.Is(err, errNoRoom) {
+			err = nil
+		}
+	}
+	db.wmu.Unlock()
+	if db.bgWake != nil {
+		close(db.bgWake)
+		<-db.bgDone
+	}
+	db.views.Lock()
+	db.shut = true
+	db.views.Unlock()
+	if cerr := db.s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
