@@ -598,4 +598,13 @@ func TestIndexBadInput(t *testing.T) {
 	if _, err := s.Get(nil, "k"); err == nil {
 		t.Errorf("a get on a nil reader")
 	}
+	if _, err := s.Get(&Tx{}, "k"); err == nil {
+		t.Errorf("a get on a Tx no Begin made")
+	}
+	if _, err := s.Get(&Snapshot{}, "k"); err == nil {
+		t.Errorf("a get on a Snapshot no DB made")
+	}
+	if err := s.Put(&Tx{}, "k", nil); err == nil {
+		t.Errorf("a put on a Tx no Begin made")
+	}
 }

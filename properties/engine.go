@@ -92,8 +92,10 @@ type event struct {
 }
 
 type engineWorkload struct {
-	// indexes makes transactions change indexes too (EngineIndex).
+	// indexes makes transactions change indexes too (EngineIndex); tall
+	// holds the indexes whose trees have reached three levels.
 	indexes bool
+	tall    map[string]bool
 	created bool // the file's creation returned
 	db      *persy.DB
 	txs     [][]mop // each transaction's changes
@@ -305,6 +307,9 @@ func (w *engineWorkload) commitOne(db *persy.DB, round int, o persy.TxOptions) e
 	w.m.apply(ops)
 	if !o.BackgroundSync {
 		w.ack()
+	}
+	if w.indexes {
+		w.trackDepths(db)
 	}
 	return nil
 }

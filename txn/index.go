@@ -3,6 +3,7 @@ package txn
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -170,7 +171,7 @@ func (tx *Tx) Indexes() ([]IndexInfo, error) {
 	var out []IndexInfo
 	for _, n := range names {
 		_, _, d, err := tx.indexDef(n)
-		if errorsIsNotFound(err) {
+		if errors.Is(err, ErrIndexNotFound) {
 			continue // dropped by the transaction
 		}
 		if err != nil {
@@ -201,10 +202,6 @@ func (tx *Tx) committedDepth(name string) (int, error) {
 		return 0, err
 	}
 	return treeDepth(src, root)
-}
-
-func errorsIsNotFound(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrIndexNotFound.Error())
 }
 
 // indexDef resolves index name in the transaction's view: its segment,
@@ -586,9 +583,15 @@ func formatKey(t index.Type, key []byte) string {
 
 // planIndexes turns the transaction's index changes into node writes,
 // editing each tree as the latest commit has it. The writes go to
-// tx.nodes, each with the version it read, to be locked and checked.
+// tx.nodes, each with the version it read, to be locked and checked; the
+// version of every committed node the edit read, written or not, goes to
+// tx.nodeReads, to be checked. A node read, not written, that changed
+// before the prepare took its key locks may have held a pair of a key
+// the prepare changes (another transaction's put that landed in another
+// leaf, or a remove that found nothing to remove): so the edit is redone.
 func (tx *Tx) planIndexes() error {
 	tx.nodes = map[recKey]*txWrite{}
+	tx.nodeReads = map[recKey]uint32{}
 	if len(tx.idx) == 0 {
 		return nil
 	}
@@ -610,8 +613,11 @@ func (tx *Tx) planIndexes() error {
 			if err != nil {
 				return err
 			}
-			src, root = s, r
+			src, root = readRecorder{s, tx.nodeReads}, r
 			seg = s.seg
+			// The root came from the definition: a root made or
+			// collapsed since is a change of what the edit read.
+			tx.nodeReads[recKey{ti.seg, 0}] = seg.slot(0).Version
 		}
 		spare := ti.spare
 		alloc := func() (uint64, error) {
@@ -690,6 +696,21 @@ func (tx *Tx) planIndexes() error {
 	return nil
 }
 
+// readRecorder is a nodeSource that records the version of every node
+// read.
+type readRecorder struct {
+	nodeSource
+	reads map[recKey]uint32
+}
+
+func (r readRecorder) Node(slot uint64) (*index.Node, error) {
+	n, err := r.nodeSource.Node(slot)
+	if err == nil {
+		r.reads[recKey{r.seg.id, slot}] = r.seg.slot(slot).Version
+	}
+	return n, err
+}
+
 // keyLock is the lock of one key of index segment seg.
 func keyLock(seg uint64, key string) string {
 	return fmt.Sprintf("k%016x", seg) + hex.EncodeToString([]byte(key))
@@ -716,6 +737,15 @@ func (tx *Tx) validateIndexes(v *version) error {
 			continue
 		}
 		if sl == nil || !sl.Live || sl.Version != w.base {
+			return errRetry
+		}
+	}
+	for k, ver := range tx.nodeReads {
+		_, s := v.segByID(k.seg)
+		if s == nil {
+			return errRetry
+		}
+		if sl := s.slot(k.slot); sl == nil || !sl.Live || sl.Version != ver {
 			return errRetry
 		}
 	}

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"log"
@@ -66,6 +67,9 @@ func (s *Snapshot) Close() error {
 }
 
 func (s *Snapshot) check() error {
+	if s == nil || s.db == nil {
+		return errors.New("persy: a snapshot not taken by DB.Snapshot")
+	}
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
 	if s.db.closed || s.pin.released.Load() {

@@ -31,6 +31,9 @@ type Tx struct {
 	reserved []recKey            // slots reserved in existing segments
 	idx      map[string]*txIndex // index changes, by index name
 	nodes    map[recKey]*txWrite // index node writes of the prepare under way
+	// nodeReads holds the versions of the committed index nodes the
+	// prepare under way read.
+	nodeReads map[recKey]uint32
 }
 
 type recKey struct {
@@ -77,6 +80,9 @@ func (db *DB) Begin(o TxOptions) (*Tx, error) {
 }
 
 func (tx *Tx) check() error {
+	if tx == nil || tx.db == nil {
+		return errNotBegun
+	}
 	if tx.done {
 		return ErrTxDone
 	}
@@ -639,6 +645,9 @@ func (tx *Tx) validate() error {
 	}
 	return nil
 }
+
+// errNotBegun is the error of a Tx that no Begin made.
+var errNotBegun = errors.New("persy: a transaction not started by DB.Begin")
 
 // existsError is the error for a create of segment name, which exists.
 func existsError(name string) error {

@@ -1,0 +1,81 @@
+package persy
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+// benchIndexKeys is the number of keys BenchmarkIndexGet loads.
+const benchIndexKeys = 1_000_000
+
+func benchIndexDB(b *testing.B) *DB {
+	b.Helper()
+	db, err := OpenOrCreate(filepath.Join(b.TempDir(), "db"), Options{}, func(tx *Tx) error {
+		return CreateIndex[uint64, uint64](tx, "i", Replace)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// putRandom puts n random keys, 10,000 per durable commit.
+func putRandom(b *testing.B, db *DB, r *rand.Rand, n int) {
+	ix := IndexOf[uint64, uint64]("i")
+	for done := 0; done < n; {
+		err := db.Update(func(tx *Tx) error {
+			for i := 0; i < 10_000 && done < n; i++ {
+				k := r.Uint64()
+				if err := ix.Put(tx, k, k); err != nil {
+					return err
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIndexPut: random puts into a uint64 index, 10,000 per durable
+// commit; an op is one put. Run with -benchtime 1000000x for a million.
+func BenchmarkIndexPut(b *testing.B) {
+	db := benchIndexDB(b)
+	r := rand.New(rand.NewPCG(1, 2))
+	b.ResetTimer()
+	putRandom(b, db, r, b.N)
+}
+
+// BenchmarkIndexGet: random gets of keys present, through a snapshot of
+// an index of a million keys; an op is one get.
+func BenchmarkIndexGet(b *testing.B) {
+	db := benchIndexDB(b)
+	putRandom(b, db, rand.New(rand.NewPCG(1, 2)), benchIndexKeys)
+	if err := db.Checkpoint(); err != nil {
+		b.Fatal(err)
+	}
+	s, err := db.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	// The same sequence as the load, shuffled: every key is there.
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([]uint64, benchIndexKeys)
+	for j := range keys {
+		keys[j] = r.Uint64()
+	}
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(keys), func(a, c int) { keys[a], keys[c] = keys[c], keys[a] })
+	ix := IndexOf[uint64, uint64]("i")
+	b.ResetTimer()
+	for i := range b.N {
+		k := keys[i%benchIndexKeys]
+		if v, ok, err := ix.One(s, k); err != nil || !ok || v != k {
+			b.Fatalf("key %d: %d %v %v", k, v, ok, err)
+		}
+	}
+}
