@@ -129,7 +129,7 @@ func (r *reader) bytes(max int) []byte {
 		r.err = fmt.Errorf("%w: a field of %d bytes", ErrCorrupt, n)
 		return nil
 	}
-	v := bytes.Clone(r.b[:n])
+	v := r.b[:n:n]
 	r.b = r.b[n:]
 	return v
 }
@@ -140,7 +140,8 @@ func (r *reader) pair() Pair {
 	return Pair{k, v}
 }
 
-// Decode reads a node. Every pair is in order, an inner node has at least
+// Decode reads a node, whose pairs alias b: b must not change after.
+// Every pair is in order, an inner node has at least
 // two children, and a child is never slot 0 (the definition's); anything
 // else is an error wrapping ErrCorrupt.
 func Decode(b []byte) (*Node, error) {

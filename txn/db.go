@@ -43,6 +43,7 @@ type DB struct {
 	s     mmapfile.Storage
 	opts  Options
 	locks *lockTable
+	nodes *nodeCache // decoded index nodes
 
 	mu      sync.Mutex // guards the fields to the next blank line
 	cond    *sync.Cond
@@ -291,6 +292,7 @@ func newDB(s mmapfile.Storage, opts Options) *DB {
 		s: s, opts: opts, locks: newLockTable(),
 		cur: &version{}, pins: map[uint64]int{}, slots: map[uint64]*slotAlloc{}, nextSeg: 1,
 		disk: map[uint64][]page.Ptr{}, dirty: map[pageKey]bool{}, prepared: map[uint64]*preparedTx{},
+		nodes: newNodeCache(nodeCacheEntries),
 	}
 	db.cond = sync.NewCond(&db.mu)
 	return db

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gopersy/persy/index"
 	"github.com/gopersy/persy/journal"
@@ -324,6 +325,18 @@ func (s nodeSource) Node(slot uint64) (*index.Node, error) {
 	if sl == nil || !sl.Live {
 		return nil, corruptIndex(s.name, "node %d does not exist", slot)
 	}
+	key := nodeKey{s.seg.id, slot, sl.Version}
+	if n := s.db.nodes.get(key); n != nil {
+		return n, nil
+	}
+	n, err := s.decode(sl, slot)
+	if err == nil {
+		s.db.nodes.put(key, n)
+	}
+	return n, err
+}
+
+func (s nodeSource) decode(sl *segment.Slot, slot uint64) (*index.Node, error) {
 	data, err := s.db.readSlot(sl)
 	if err != nil {
 		return nil, err
@@ -351,6 +364,54 @@ func (s nodeSource) corrupt(sl *segment.Slot, slot uint64, err error) error {
 		addr = sl.Data.Addr
 	}
 	return &CorruptError{Page: addr, Reason: fmt.Sprintf("index %q, node %d: %v", s.name, slot, err)}
+}
+
+// nodeKey names a node's content: a slot's version changes with every
+// write of it, and segment ids are never reused, so the content a key
+// names never changes, for every version and snapshot that reads it.
+type nodeKey struct {
+	seg, slot uint64
+	version   uint32
+}
+
+// nodeCacheEntries bounds the decoded nodes kept: 16 MiB of 4 KiB nodes.
+const nodeCacheEntries = 4096
+
+// nodeCache keeps decoded index nodes, which are shared and never
+// changed, so that a read does not copy, check and decode a node's record
+// each time. It evicts in insertion order: what it holds depends only on
+// the reads made, never on map order.
+type nodeCache struct {
+	mu   sync.Mutex
+	m    map[nodeKey]*index.Node
+	ring []nodeKey
+	next int
+}
+
+func newNodeCache(n int) *nodeCache {
+	return &nodeCache{m: map[nodeKey]*index.Node{}, ring: make([]nodeKey, 0, n)}
+}
+
+func (c *nodeCache) get(k nodeKey) *index.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *nodeCache) put(k nodeKey, n *index.Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	if len(c.ring) < cap(c.ring) {
+		c.ring = append(c.ring, k)
+	} else {
+		delete(c.m, c.ring[c.next])
+		c.ring[c.next] = k
+		c.next = (c.next + 1) % len(c.ring)
+	}
+	c.m[k] = n
 }
 
 // versionTree returns the nodes and root of index name in v.
