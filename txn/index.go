@@ -232,6 +232,19 @@ func (tx *Tx) indexDef(name string) (uint64, bool, index.Def, error) {
 	return id, existing, d, nil
 }
 
+// typedDef is indexDef for a caller whose types are kt and vt, of a
+// transaction still open.
+func (tx *Tx) typedDef(name string, kt, vt index.Type) (uint64, bool, index.Def, error) {
+	if err := tx.check(); err != nil {
+		return 0, false, index.Def{}, err
+	}
+	id, existing, d, err := tx.indexDef(name)
+	if err == nil {
+		err = mismatch(name, d, kt, vt)
+	}
+	return id, existing, d, err
+}
+
 func corruptIndex(name, format string, a ...any) error {
 	return &CorruptError{Page: -1, Reason: fmt.Sprintf("index %q: ", name) + fmt.Sprintf(format, a...)}
 }
@@ -258,14 +271,8 @@ type txIndex struct {
 
 // changes returns the transaction's record of its changes of index name.
 func (tx *Tx) changes(name string, kt, vt index.Type) (*txIndex, error) {
-	if err := tx.check(); err != nil {
-		return nil, err
-	}
-	id, existing, d, err := tx.indexDef(name)
+	id, existing, d, err := tx.typedDef(name, kt, vt)
 	if err != nil {
-		return nil, err
-	}
-	if err := mismatch(name, d, kt, vt); err != nil {
 		return nil, err
 	}
 	ti := tx.idx[name]
@@ -446,14 +453,8 @@ type IndexView struct {
 // IndexView opens a read of index name, whose types must be kt and vt,
 // as the transaction sees it.
 func (tx *Tx) IndexView(name string, kt, vt index.Type) (*IndexView, error) {
-	if err := tx.check(); err != nil {
-		return nil, err
-	}
-	id, existing, d, err := tx.indexDef(name)
+	id, existing, _, err := tx.typedDef(name, kt, vt)
 	if err != nil {
-		return nil, err
-	}
-	if err := mismatch(name, d, kt, vt); err != nil {
 		return nil, err
 	}
 	iv := &IndexView{src: emptySource{}, done: func() {}}
