@@ -41,7 +41,10 @@ func (u Uint128) Big() *big.Int {
 	return b.Add(b, new(big.Int).SetUint64(u.Lo))
 }
 
-func (i Int128) String() string  { return i.Big().String() }
+// String returns i in decimal.
+func (i Int128) String() string { return i.Big().String() }
+
+// String returns u in decimal.
 func (u Uint128) String() string { return u.Big().String() }
 
 // Limits on an index's keys and values, as encoded: the bytes of a

@@ -19,6 +19,7 @@ const (
 	Cluster Mode = 3
 )
 
+// String names the mode.
 func (m Mode) String() string {
 	switch m {
 	case Replace:

@@ -42,6 +42,7 @@ var typeNames = map[Type]string{
 	U128: "Uint128", I128: "Int128", Bytes: "[]byte",
 }
 
+// String names the type as Go spells it.
 func (t Type) String() string {
 	if n, ok := typeNames[t]; ok {
 		return n
