@@ -277,18 +277,27 @@ func (w *Writer) Append(e Entry) (uint64, error) {
 func (w *Writer) End() uint64 { return w.lsn + uint64(len(w.buf)) }
 
 // Flush writes the entries appended since the last Flush into new pages
-// and makes them, and every page Write wrote before, durable, page by page
-// with SyncRange. When it needs more spare pages than the root state
+// and makes them, and every page Write wrote before, durable with
+// SyncRange, one call per run of adjacent pages. When it needs more spare pages than the root state
 // holds, it allocates them and stores the root state through the owner's
 // commit first.
 func (w *Writer) Flush() error {
 	if err := w.Write(); err != nil {
 		return err
 	}
-	for _, addr := range w.unsynced {
-		if err := w.s.SyncRange(addr, 1<<PageExp); err != nil {
+	// One SyncRange per run of adjacent pages: spares taken from the
+	// file's end are usually contiguous, and every SyncRange is a
+	// system call and a device flush of its own.
+	slices.Sort(w.unsynced)
+	for i := 0; i < len(w.unsynced); {
+		j := i + 1
+		for j < len(w.unsynced) && w.unsynced[j] == w.unsynced[j-1]+1<<PageExp {
+			j++
+		}
+		if err := w.s.SyncRange(w.unsynced[i], int64(j-i)<<PageExp); err != nil {
 			return err
 		}
+		i = j
 	}
 	w.unsynced = w.unsynced[:0]
 	w.durableSeq = w.seq
@@ -422,6 +431,19 @@ func (w *Writer) Room(extra page.Need, ballast bool) error {
 // once the entries appended are written: what a trim of all of it frees.
 func (w *Writer) Pages() int {
 	return len(w.pages) + (len(w.buf)+PageStream-1)/PageStream
+}
+
+// PagesSince returns how many pages will hold stream bytes from lsn on
+// once the entries appended are written: the journal's size since a
+// checkpoint at lsn, counted in pages.
+func (w *Writer) PagesSince(lsn uint64) int {
+	i, _ := slices.BinarySearchFunc(w.pages, lsn, func(p written, lsn uint64) int {
+		if p.end <= lsn {
+			return -1
+		}
+		return 1
+	})
+	return len(w.pages) - i + (len(w.buf)+PageStream-1)/PageStream
 }
 
 // A Mark is a point in the entries appended, for Rewind.

@@ -271,6 +271,33 @@ func TestTrimFreesPages(t *testing.T) {
 	}
 }
 
+// TestPagesSince: each flush of a small entry takes a page, and
+// PagesSince counts the pages holding stream bytes from an LSN on,
+// entries appended and not yet written included.
+func TestPagesSince(t *testing.T) {
+	f := newFixture(t)
+	var lsns []uint64
+	for i := range 10 {
+		lsn, err := f.w.Append(journal.Entry{Kind: journal.KindCommit, Tx: uint64(i)})
+		must(t, err)
+		lsns = append(lsns, lsn)
+		must(t, f.w.Flush())
+	}
+	for i, lsn := range lsns {
+		if got := f.w.PagesSince(lsn); got != 10-i {
+			t.Fatalf("pages since entry %d: %d, want %d", i, got, 10-i)
+		}
+	}
+	if got := f.w.PagesSince(f.w.End()); got != 0 {
+		t.Fatalf("pages since the end: %d", got)
+	}
+	_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 10, Data: bytes.Repeat([]byte{1}, journal.PageStream)})
+	must(t, err)
+	if got := f.w.PagesSince(lsns[9]); got != 3 {
+		t.Fatalf("with an entry of a page's stream appended, pages since the last flush: %d, want 3", got)
+	}
+}
+
 // FuzzRead reads a journal whose bytes are overwritten: never a panic,
 // and every failure a *page.CorruptError.
 func FuzzRead(f *testing.F) {
@@ -313,10 +340,12 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
-// syncLog records where WriteAt and SyncRange were called.
+// syncLog records where WriteAt was called, the OS pages SyncRange
+// covered, and how many SyncRange calls there were.
 type syncLog struct {
 	*mmapfile.Memory
 	written, synced []int64
+	syncCalls       int
 }
 
 func (s *syncLog) WriteAt(p []byte, off int64) error {
@@ -325,8 +354,49 @@ func (s *syncLog) WriteAt(p []byte, off int64) error {
 }
 
 func (s *syncLog) SyncRange(off, n int64) error {
-	s.synced = append(s.synced, off)
+	s.syncCalls++
+	for p := off &^ (mmapfile.PageBytes - 1); p < off+n; p += mmapfile.PageBytes {
+		s.synced = append(s.synced, p)
+	}
 	return s.Memory.SyncRange(off, n)
+}
+
+// TestFlushSyncsRunsOnce: a flush of entries filling adjacent pages
+// makes them durable with one SyncRange per run of adjacent pages, not
+// one per page, and covers every page it wrote.
+func TestFlushSyncsRunsOnce(t *testing.T) {
+	f := newFixture(t)
+	rec := &syncLog{Memory: f.s}
+	st, err := page.Load(f.s)
+	must(t, err)
+	_, tail := readAll(t, f.s)
+	w, err := journal.Open(rec, page.NewAllocator(rec, st), st, tail, nil)
+	must(t, err)
+	rec.written, rec.synced, rec.syncCalls = nil, nil, 0
+	for range 6 {
+		_, err := w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 3800)})
+		must(t, err)
+	}
+	must(t, w.Flush())
+	var pages []int64
+	for _, off := range rec.written {
+		if p := off &^ (mmapfile.PageBytes - 1); !slices.Contains(pages, p) {
+			pages = append(pages, p)
+		}
+	}
+	slices.Sort(pages)
+	runs := 0
+	for i, p := range pages {
+		if !slices.Contains(rec.synced, p) {
+			t.Fatalf("page %d written and not synced (synced %v)", p, rec.synced)
+		}
+		if i == 0 || p != pages[i-1]+mmapfile.PageBytes {
+			runs++
+		}
+	}
+	if len(pages) < 6 || rec.syncCalls != runs {
+		t.Fatalf("a flush over %d pages in %d runs made %d SyncRange calls", len(pages), runs, rec.syncCalls)
+	}
 }
 
 // TestResumeSyncsWhatItRead: pages a process wrote and died before
