@@ -421,7 +421,7 @@ func (a *Allocator) Free(r Ref) error {
 		if addr, _ := unpackLimbo(e); addr != r.Addr {
 			continue
 		}
-		if a.limboGen[i] == 0 {
+		if a.limboGen[i] == 0 && !mutant.On(mutant.LostFreeUnreported) {
 			// In limbo in the state the allocator was made with, and
 			// yet in use: the file's state, read back, is not what was
 			// written (a lost write of a root copy).

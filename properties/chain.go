@@ -276,7 +276,7 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 	// boundary may part.
 	w.sizes = []int{0, 9, 60, 300, 9000, nearPage}
 	ch := w.ch
-	w.ckpt = []int{600, 4 << 10}[ch.Choose("checkpointBytes", 2)]
+	w.ckpt = []int{600, 16 << 10}[ch.Choose("checkpointBytes", 2)]
 	if err := w.copyIn(ch.Choose("churned", 4)); err != nil {
 		return err
 	}

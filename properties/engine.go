@@ -191,7 +191,7 @@ var errWorkload = errors.New("engine workload")
 
 func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 	w.disk, _ = s.(*diskmodel.Disk)
-	ckpt := []int{600, 4 << 10, 1 << 20}[ch.Choose("checkpointBytes", 3)]
+	ckpt := []int{600, 16 << 10, 1 << 20}[ch.Choose("checkpointBytes", 3)]
 	db, err := persy.OpenStorage(s, engineOptions(ckpt))
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
@@ -457,7 +458,8 @@ func (db *DB) Checkpoint() error {
 }
 
 func (db *DB) maybeCheckpoint() error {
-	if db.jw.End()-db.durable.Checkpoint < uint64(db.opts.CheckpointBytes) {
+	limit := uint64(db.opts.CheckpointBytes)
+	if db.jw.End()-db.durable.Checkpoint < limit && uint64(db.jw.PagesSince(db.durable.Checkpoint))<<journal.PageExp < limit {
 		return nil
 	}
 	if err := db.checkpoint(); err != nil && !errors.Is(err, errNoRoom) {
@@ -724,6 +726,9 @@ func (db *DB) Close() error {
 	// are not durable, background ones written before the failure: Close
 	// says so rather than promise them.
 	err := failed
+	if mutant.On(mutant.CloseHidesFailure) {
+		err = nil
+	}
 	if failed == nil && !db.opts.ReadOnly && !db.clean() {
 		// With no room for it, the checkpoint is left to the next open:
 		// the journal holds every commit.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"weak"
 
+	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
 )
 
@@ -82,6 +83,39 @@ func TestChurnSpaceIsBounded(t *testing.T) {
 	db.wmu.Unlock()
 	if retained != 0 {
 		t.Fatalf("%d pages still retained with no snapshot open", retained)
+	}
+	mustT(t, db.Check())
+}
+
+// TestSmallCommitsCheckpointByPages: each synchronous commit takes a
+// journal page of its own, so the checkpoint limit counts pages as well
+// as entry bytes: thousands of 100-byte commits keep the journal, and the
+// file, near the limit instead of growing by a page per commit until
+// their entries alone reach it.
+func TestSmallCommitsCheckpointByPages(t *testing.T) {
+	m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	mustT(t, err)
+	const limit = 64 << 10
+	db, err := OpenStorage(m, Options{ManualSync: true, CheckpointBytes: limit})
+	mustT(t, err)
+	defer db.Close()
+	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+	for range 1000 {
+		mustT(t, db.Update(func(tx *Tx) error {
+			_, err := tx.Insert("s", make([]byte, 100))
+			return err
+		}))
+	}
+	db.wmu.Lock()
+	pages, entries := db.jw.Pages(), db.jw.End()-db.durable.Checkpoint
+	db.wmu.Unlock()
+	if pages<<journal.PageExp > 2*limit {
+		t.Fatalf("after 1,000 small commits the journal holds %d pages (%d entry bytes since the checkpoint); the limit is %d bytes", pages, entries, limit)
+	}
+	// 1,000 records in pages of 512 bytes, their address pages, and the
+	// journal: well under a page per commit.
+	if size := m.Size(); size > 1000*(1<<journal.PageExp)/2 {
+		t.Fatalf("1,000 small commits made a file of %d bytes", size)
 	}
 	mustT(t, db.Check())
 }

@@ -42,9 +42,18 @@ const (
 	// FormatNotAtomic formats a storage in steps a crash can stop in
 	// between, leaving a file that is neither empty nor a database.
 	FormatNotAtomic = "format-not-atomic"
+	// CloseHidesFailure closes a database a failed barrier stopped and
+	// returns nil, promising durable the background commits written
+	// before the failure, which are not.
+	CloseHidesFailure = "close-hides-failure"
+	// LostFreeUnreported reports a free of a page that the root state
+	// it was loaded from lists free (what a lost write of the newest root
+	// copy leaves) as a plain error, not as corruption a caller can tell
+	// from a bug.
+	LostFreeUnreported = "lost-free-unreported"
 )
 
 // All lists every seeded bug.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped}
+	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped, CloseHidesFailure, LostFreeUnreported}
 }
