@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -775,7 +776,10 @@ func (r readRecorder) Node(slot uint64) (*index.Node, error) {
 
 // keyLock is the lock of one key of index segment seg.
 func keyLock(seg uint64, key string) string {
-	return fmt.Sprintf("k%016x", seg) + hex.EncodeToString([]byte(key))
+	b := make([]byte, 1, 9+len(key))
+	b[0] = 'k'
+	b = binary.BigEndian.AppendUint64(b, seg)
+	return string(append(b, key...))
 }
 
 // validateIndexes checks, under the transaction's locks, that the nodes

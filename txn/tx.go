@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/segment"
 )
 
@@ -436,6 +438,7 @@ func scanMerge(db *DB, base *segState, own []uint64, data func(uint64) ([]byte, 
 		end = uint64(len(base.pages)) * segment.SlotsPerPage
 	}
 	oi := 0
+	var batch []Record
 	for n := uint64(0); ; n++ {
 		for oi < len(own) && own[oi] < n {
 			oi++
@@ -452,19 +455,74 @@ func scanMerge(db *DB, base *segState, own []uint64, data func(uint64) ([]byte, 
 			}
 			continue
 		}
-		sl := base.slot(n)
-		if sl == nil || !sl.Live {
-			continue
+		stop := min(end, (n/segment.SlotsPerPage+1)*segment.SlotsPerPage)
+		if oi < len(own) {
+			stop = min(stop, own[oi])
 		}
-		d, err := db.readSlot(sl)
+		var err error
+		batch, n, err = db.readRun(base, n, stop, batch[:0])
+		for i, r := range batch {
+			if i > 0 && db.isShut() {
+				// Closed while the scan yielded what it had read: from
+				// then on it fails, as every read does.
+				yield(Record{}, ErrClosed)
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
 		if err != nil {
 			yield(Record{}, err)
 			return
 		}
-		if !yield(Record{idOfSlot(n), d}, nil) {
-			return
-		}
+		n-- // the loop's n++ goes to the first slot not read
 	}
+}
+
+// isShut reports whether Close has released the file.
+func (db *DB) isShut() bool {
+	db.views.RLock()
+	defer db.views.RUnlock()
+	return db.shut
+}
+
+// scanBatchBytes bounds the record bytes readRun reads in one call.
+const scanBatchBytes = 256 << 10
+
+// readRun reads the live records of base's slots from from up to stop,
+// under one hold of the views lock and one fault guard rather than one
+// per record, appending them to out, and stops early once
+// scanBatchBytes of records are read. It returns the records and the
+// first slot it did not read; on an error, the records read before it.
+func (db *DB) readRun(base *segState, from, stop uint64, out []Record) ([]Record, uint64, error) {
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return out, from, ErrClosed
+	}
+	n, size := from, 0
+	var err error
+	ferr := mmapfile.Protect(func() {
+		for ; n < stop && size < scanBatchBytes; n++ {
+			sl := base.slot(n)
+			if sl == nil || !sl.Live {
+				continue
+			}
+			var d []byte
+			if sl.Pending != nil {
+				d = slices.Clone(sl.Pending)
+			} else if d, err = segment.ReadData(db.s, sl.Data); err != nil {
+				return
+			}
+			out = append(out, Record{idOfSlot(n), d})
+			size += len(d)
+		}
+	})
+	if ferr != nil {
+		return out, n, ferr
+	}
+	return out, n, err
 }
 
 // Rollback ends the transaction, discarding its changes.
@@ -582,9 +640,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-func segKey(id uint64) string { return fmt.Sprintf("s%016x", id) }
+// Lock keys are a kind byte and big-endian numbers, so that their byte
+// order, the order prepares take them in, is the numbers' order. Name
+// locks are "n" and the name.
 
-func recLockKey(k recKey) string { return fmt.Sprintf("r%016x%016x", k.seg, k.slot) }
+// segKey is the lock of segment id.
+func segKey(id uint64) string {
+	return string(binary.BigEndian.AppendUint64([]byte{'s'}, id))
+}
+
+// recLockKey is the lock of record slot k.
+func recLockKey(k recKey) string {
+	b := make([]byte, 1, 17)
+	b[0] = 'r'
+	b = binary.BigEndian.AppendUint64(b, k.seg)
+	return string(binary.BigEndian.AppendUint64(b, k.slot))
+}
 
 // validate checks the transaction against the latest commit, under its
 // locks.
