@@ -12,8 +12,13 @@ import (
 )
 
 // GrowBytes is the least the allocator grows the file by: growing is a
-// system call and its size becomes durable only with a Sync.
-const GrowBytes = 64 << 10
+// system call and its size becomes durable only with a Sync. A larger
+// file grows by an eighth of its size, up to MaxGrowBytes, so that a
+// bulk load grows it a few dozen times rather than once per 64 KiB.
+const (
+	GrowBytes    = 64 << 10
+	MaxGrowBytes = 64 << 20
+)
 
 // osPageExp is the size exponent of an OS page, the largest alignment.
 const osPageExp = 12
@@ -170,12 +175,14 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 	return r, nil
 }
 
-// grow grows the file to at least end bytes: by GrowBytes or more, or,
+// grow grows the file to at least end bytes: by its step or more, or,
 // where the disk has no room for that, by exactly what end needs. A
 // failure changes nothing.
 func (a *Allocator) grow(end int64) error {
-	err := a.s.Grow(max(end, a.s.Size()+GrowBytes))
-	if errors.Is(err, syscall.ENOSPC) && end < a.s.Size()+GrowBytes {
+	size := a.s.Size()
+	step := max(GrowBytes, min(size/8, MaxGrowBytes)) &^ (GrowBytes - 1)
+	err := a.s.Grow(max(end, size+step))
+	if errors.Is(err, syscall.ENOSPC) && end < size+step {
 		return a.s.Grow(end)
 	}
 	return err

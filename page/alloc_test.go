@@ -387,3 +387,44 @@ func TestLoadedStateSettledBeforeReuse(t *testing.T) {
 		}
 	}
 }
+
+// growLog counts the Grow calls that extended the storage.
+type growLog struct {
+	*mmapfile.Memory
+	grows int
+}
+
+func (g *growLog) Grow(size int64) error {
+	if size > g.Size() {
+		g.grows++
+	}
+	return g.Memory.Grow(size)
+}
+
+// TestAllocatorGrowsGeometrically: a file grows by at least GrowBytes
+// and, once large, by an eighth of its size up to MaxGrowBytes, so that
+// filling 32 MiB takes a few dozen growths, not 512.
+func TestAllocatorGrowsGeometrically(t *testing.T) {
+	m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(m)
+	must(t, err)
+	g := &growLog{Memory: m}
+	a := page.NewAllocator(g, st)
+	last := g.Size()
+	for a.State().End < 32<<20 {
+		_, err := a.Allocate(page.MaxExp)
+		must(t, err)
+		if size := g.Size(); size != last {
+			step := size - last
+			want := max(int64(page.GrowBytes), min(last/8, page.MaxGrowBytes))
+			if step < want-page.GrowBytes || step > want+1<<page.MaxExp {
+				t.Fatalf("grew from %d to %d bytes: a step of %d, want about %d", last, size, step, want)
+			}
+			last = size
+		}
+	}
+	if g.grows > 60 {
+		t.Fatalf("%d growths to fill 32 MiB", g.grows)
+	}
+}
