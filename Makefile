@@ -12,7 +12,7 @@ MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared refer
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 
-.PHONY: test lint fmt-check vet staticcheck sim mutants bench fuzz
+.PHONY: test lint fmt-check vet staticcheck sim mutants bench bench-go fuzz
 
 test: lint
 	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -race -count=1 -timeout 18m ./...
@@ -46,7 +46,14 @@ mutants:
 		grep "rows went wrong" .persy-sim-mutant.log; \
 	done; rm -f .persy-sim-mutant.log; echo "every seeded bug caught"
 
+# The table beside bbolt and Pebble (bench/, a module of its own, so
+# the peers never enter the library's go.mod); BENCH_ARGS for its flags.
+BENCH_ARGS  ?=
 bench:
+	cd bench && $(GO) run . $(BENCH_ARGS)
+
+# The library's own go test benchmarks, for benchstat.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./...
 
 # Each fuzz target for FUZZTIME; go test fuzzes one target at a time.

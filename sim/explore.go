@@ -56,9 +56,10 @@ func Explore(cfg Config) Report {
 	}
 	e.policies = policies(cfg.Profile)
 	// rapid asks testing whether the run is -short, which needs testing's
-	// flags registered and parsed even outside go test.
+	// flags registered and parsed even outside go test, also in a
+	// program that parsed its own flags first.
+	testing.Init()
 	if !flag.Parsed() {
-		testing.Init()
 		_ = flag.CommandLine.Parse(nil)
 	}
 	restore := setRapidFlags(cfg)
