@@ -10,10 +10,14 @@ import (
 
 func TestProperties(t *testing.T) {
 	// A quick setting: persy sim runs these workloads at scale. rapid
-	// makes a fifth of these under -short. Under the race detector two
-	// runs per row (one for engine-chain, on two profiles) keep this
-	// package inside make test's budget on two cores; the sweep rows
-	// alone explore thousands of crash states.
+	// makes a fifth of these under -short. make test runs this package
+	// without the race detector (the simulation is one goroutine, and the
+	// detector slows it twentyfold while finding nothing in it): every
+	// row runs, the engine's at fewer runs, since one engine-chain run
+	// crosses up to four power cuts and recoveries, each checked. Under
+	// the race detector, for whoever asks for it, two runs per row, and
+	// the engine-chain and engine-index rows on the profile that tears
+	// and the one that also loses writes only.
 	checks := 10
 	if raceEnabled {
 		checks = 2
@@ -21,11 +25,15 @@ func TestProperties(t *testing.T) {
 	if testing.Short() {
 		checks = max(checks, 5) // at least one run
 	}
+	engineChecks := map[string]int{"engine": 5, "engine-chain": 3, "engine-index": 3}
 	for _, w := range properties.Workloads() {
 		for _, p := range diskmodel.Profiles() {
 			for _, st := range sim.Strategies() {
 				t.Run(w.Name+"/"+p.Name+"/"+st.String(), func(t *testing.T) {
 					n := checks
+					if c, ok := engineChecks[w.Name]; ok && !raceEnabled && !testing.Short() {
+						n = c
+					}
 					if raceEnabled && w.Name == "engine-index" {
 						// The engine's checks, which the engine rows run
 						// under the race detector, over two indexes:
