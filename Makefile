@@ -8,7 +8,7 @@ RAPID_CHECKS ?= 50
 SIMFLAGS    ?=
 # MUTANT switches on one seeded protocol bug (internal/mutant) for make sim.
 MUTANT      ?=
-MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic journal-pages-unstamped close-hides-failure lost-free-unreported
+MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic journal-pages-unstamped close-hides-failure lost-free-unreported refill-unsynced
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 

@@ -285,9 +285,18 @@ func (w *Writer) Flush() error {
 	if err := w.Write(); err != nil {
 		return err
 	}
-	// One SyncRange per run of adjacent pages: spares taken from the
-	// file's end are usually contiguous, and every SyncRange is a
-	// system call and a device flush of its own.
+	if err := w.syncWritten(); err != nil {
+		return err
+	}
+	w.durableSeq = w.seq
+	return nil
+}
+
+// syncWritten makes the pages written since the last barrier durable,
+// with one SyncRange per run of adjacent pages: spares taken from the
+// file's end are usually contiguous, and every SyncRange is a system
+// call and a device flush of its own.
+func (w *Writer) syncWritten() error {
 	slices.Sort(w.unsynced)
 	for i := 0; i < len(w.unsynced); {
 		j := i + 1
@@ -300,7 +309,6 @@ func (w *Writer) Flush() error {
 		i = j
 	}
 	w.unsynced = w.unsynced[:0]
-	w.durableSeq = w.seq
 	return nil
 }
 
@@ -486,6 +494,15 @@ func (w *Writer) refill() error {
 			return err
 		}
 		w.spares = append(w.spares, r.Addr)
+	}
+	// The root state the commit stores lists neither the spares taken
+	// since the last refill nor the page the next one goes to: from then
+	// on only the chain reaches the pages written there, so they must be
+	// durable first. The owner's commit syncs its own pages only.
+	if !mutant.On(mutant.RefillUnsynced) {
+		if err := w.syncWritten(); err != nil {
+			return err
+		}
 	}
 	if err := w.commit(); err != nil {
 		return err

@@ -678,3 +678,40 @@ func resumeAt(t *testing.T, f *fixture, at int64) *journal.Writer {
 	must(t, err)
 	return w
 }
+
+// TestRefillSyncsWrittenPages: a refill in the middle of a Write stores
+// a root state that no longer lists the spares the Write took, so the
+// pages written into them must be durable before it: after a crash the
+// chain is the only way to them. The owner's commit here syncs nothing
+// (CommitOwn syncs only the allocator's chunks); the journal must.
+func TestRefillSyncsWrittenPages(t *testing.T) {
+	f := newFixture(t)
+	rec := &syncLog{Memory: f.s}
+	st, err := page.Load(f.s)
+	must(t, err)
+	_, tail := readAll(t, f.s)
+	a := page.NewAllocator(rec, st)
+	var w *journal.Writer
+	refills := 0
+	commit := func() error {
+		refills++
+		for _, off := range rec.written {
+			p := off &^ (mmapfile.PageBytes - 1)
+			if p >= mmapfile.PageBytes && !slices.Contains(rec.synced, p) {
+				t.Fatalf("refill %d: page %d written and not durable before the root state", refills, p)
+			}
+		}
+		return a.CommitOwn(w.Fill)
+	}
+	w, err = journal.Open(rec, a, st, tail, commit)
+	must(t, err)
+	rec.written, rec.synced = nil, nil
+	for range 2 * page.MaxJournalSpare {
+		_, err := w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{7}, 3800)})
+		must(t, err)
+	}
+	must(t, w.Write())
+	if refills == 0 {
+		t.Fatalf("%d pages written without a refill", 2*page.MaxJournalSpare)
+	}
+}

@@ -75,6 +75,12 @@ type Allocator struct {
 	err      error // the first barrier failure: the allocator is done
 	// settled says the state the allocator was made with is durable.
 	settled bool
+	// syncedSize is a storage size a Sync of the allocator's made
+	// durable, 0 before its first; chunks holds the chunk pages written
+	// since the last Commit. CommitOwn syncs only those where the size
+	// is durable.
+	syncedSize int64
+	chunks     []Ref
 }
 
 // Ref names a page: its address and size exponent.
@@ -485,6 +491,21 @@ func (a *Allocator) Pending() []Ref {
 // leaves the allocator unusable: the storage is poisoned, the way on is
 // reopening.
 func (a *Allocator) Commit(update func(*State)) error {
+	return a.commit(update, false)
+}
+
+// CommitOwn is Commit for a caller that has written nothing the root
+// state it stores reads, and nothing that must be durable before it,
+// since its last Commit: only the allocator's own pages (the chunks it
+// writes) and the file size need the barrier. Where the file has not
+// grown since the last Sync, it makes the chunk pages durable with
+// SyncRange instead of a Sync of the whole file. The journal's refill of
+// its spare pages is such a commit.
+func (a *Allocator) CommitOwn(update func(*State)) error {
+	return a.commit(update, true)
+}
+
+func (a *Allocator) commit(update func(*State), own bool) error {
 	if a.err != nil {
 		return a.err
 	}
@@ -565,13 +586,35 @@ func (a *Allocator) Commit(update func(*State)) error {
 		update(&a.st)
 	}
 	a.st.Gen = gen
-	if err := a.s.Sync(); err != nil {
+	if err := a.barrier(own); err != nil {
 		return a.fail(err)
 	}
 	if err := Store(a.s, a.st); err != nil {
 		return a.fail(err)
 	}
 	clear(a.isFree)
+	return nil
+}
+
+// barrier makes what the root state about to be stored reads durable:
+// everything, with Sync, or, for own, the chunk pages written since the
+// last Commit where the file's size is already durable.
+func (a *Allocator) barrier(own bool) error {
+	chunks := a.chunks
+	a.chunks = a.chunks[:0]
+	size := a.s.Size()
+	if !own || a.syncedSize == 0 || size > a.syncedSize {
+		if err := a.s.Sync(); err != nil {
+			return err
+		}
+		a.syncedSize = size
+		return nil
+	}
+	for _, r := range chunks {
+		if err := a.s.SyncRange(r.Addr, r.Bytes()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -619,6 +662,7 @@ func (a *Allocator) writeChunks(gen uint64, exp uint8, rs, chunks []Ref) error {
 		if err != nil {
 			return err
 		}
+		a.chunks = append(a.chunks, chunk)
 		f.Top, f.TopSum, f.Used = chunk.Addr, ptr.Sum, 0
 		f.Count += uint64(1 + len(entries))
 	}

@@ -428,3 +428,64 @@ func TestAllocatorGrowsGeometrically(t *testing.T) {
 		t.Fatalf("%d growths to fill 32 MiB", g.grows)
 	}
 }
+
+// syncCount counts full and ranged barriers.
+type syncCount struct {
+	*mmapfile.Memory
+	syncs, ranges int
+}
+
+func (s *syncCount) Sync() error { s.syncs++; return s.Memory.Sync() }
+
+func (s *syncCount) SyncRange(off, n int64) error { s.ranges++; return s.Memory.SyncRange(off, n) }
+
+// TestCommitOwnSyncsTheFileOnlyWhenItGrew: CommitOwn, for a caller that
+// wrote nothing the root state reads, syncs the whole file only when its
+// size may not be durable (the first commit, a growth since); otherwise
+// ranged barriers over its own chunk pages and the root slot suffice.
+// Commit always syncs the whole file.
+func TestCommitOwnSyncsTheFileOnlyWhenItGrew(t *testing.T) {
+	m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	st, err := page.Format(m)
+	must(t, err)
+	s := &syncCount{Memory: m}
+	a := page.NewAllocator(s, st)
+	commit := func(own bool) (syncs int) {
+		t.Helper()
+		before := s.syncs
+		if own {
+			must(t, a.CommitOwn(nil))
+		} else {
+			must(t, a.Commit(nil))
+		}
+		return s.syncs - before
+	}
+	var refs []page.Ref
+	for range 4 {
+		r, err := a.Allocate(page.MinExp)
+		must(t, err)
+		refs = append(refs, r)
+	}
+	if n := commit(true); n != 1 {
+		t.Fatalf("the first CommitOwn made %d Syncs, want 1: the size was never synced", n)
+	}
+	for _, r := range refs[:2] {
+		must(t, a.Free(r))
+	}
+	if n := commit(true); n != 0 {
+		t.Fatalf("a CommitOwn with the size durable made %d Syncs", n)
+	}
+	for a.State().End < s.Size() { // use up the file, then grow it
+		_, err := a.Allocate(page.MinExp)
+		must(t, err)
+	}
+	_, err = a.Allocate(page.MinExp)
+	must(t, err)
+	if n := commit(true); n != 1 {
+		t.Fatalf("a CommitOwn after the file grew made %d Syncs, want 1", n)
+	}
+	if n := commit(false); n != 1 {
+		t.Fatalf("Commit made %d Syncs, want 1", n)
+	}
+}

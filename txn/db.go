@@ -332,7 +332,9 @@ func (db *DB) start() {
 // journalCommit stores the root state for the journal's spare pages,
 // keeping the catalogue and checkpoint of the last checkpoint.
 func (db *DB) journalCommit() error {
-	err := db.alloc.Commit(func(st *page.State) {
+	// A refill: nothing but the allocator's own pages and the journal's
+	// fields change, and the spares it lists are not written yet.
+	err := db.alloc.CommitOwn(func(st *page.State) {
 		st.Catalog, st.Checkpoint = db.durable.Catalog, db.durable.Checkpoint
 		db.jw.Fill(st)
 	})

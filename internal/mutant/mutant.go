@@ -51,9 +51,14 @@ const (
 	// copy leaves) as a plain error, not as corruption a caller can tell
 	// from a bug.
 	LostFreeUnreported = "lost-free-unreported"
+	// RefillUnsynced stores the root state of a journal refill before
+	// the journal pages written since the last barrier are durable: the
+	// state no longer lists them as spares, and a crash leaves them
+	// reachable from nothing.
+	RefillUnsynced = "refill-unsynced"
 )
 
 // All lists every seeded bug.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped, CloseHidesFailure, LostFreeUnreported}
+	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped, CloseHidesFailure, LostFreeUnreported, RefillUnsynced}
 }
