@@ -12,7 +12,7 @@ MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared refer
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 
-.PHONY: test lint fmt-check vet staticcheck sim mutants bench bench-go fuzz
+.PHONY: test lint fmt-check vet cross staticcheck sim mutants bench bench-go fuzz
 
 # Every package under the race detector but properties, which runs
 # without it: its simulation is one goroutine, which the detector slows
@@ -22,13 +22,24 @@ test: lint
 	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/properties$$')
 	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -count=1 -timeout 15m ./properties
 
-lint: fmt-check vet staticcheck
+lint: fmt-check vet cross staticcheck
+
+# Every package, its tests included, builds and vets on each platform
+# persy-go supports (linux/amd64 is vet's); the simulated disk and the
+# properties run anywhere.
+PLATFORMS   ?= linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 freebsd/arm64 windows/amd64 windows/arm64
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
+
+cross:
+	@for p in $(PLATFORMS); do \
+		echo "go vet ./... for $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... || exit 1; \
+	done
 
 # staticcheck is fetched through the module proxy at a pinned version.
 staticcheck:

@@ -1,5 +1,3 @@
-//go:build linux
-
 package mmapfile_test
 
 import (

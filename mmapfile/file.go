@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd || windows
 
 package mmapfile
 
@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/edsrzf/mmap-go"
-	"golang.org/x/sys/unix"
 )
 
 // DefaultFileRegionBytes is the region size of a File unless Options says
@@ -38,16 +37,6 @@ type Options struct {
 	ReadOnly bool
 }
 
-// The system calls behind the barriers and the space reservation, as
-// variables so that tests can inject failures (an EIO from a barrier, a
-// full disk, a file system without fallocate).
-var (
-	fdatasync = unix.Fdatasync
-	fsync     = unix.Fsync
-	msync     = unix.Msync
-	fallocate = unix.Fallocate
-)
-
 // File is the Storage over a real file, memory-mapped in fixed regions that
 // overlap by MaxViewBytes (see regions). Regions are mapped as the file
 // grows and never remapped or moved, so a view from Bytes stays valid until
@@ -58,7 +47,6 @@ type File struct {
 	path          string
 	readOnly      bool
 	f             *os.File
-	fd            int
 	syncPageBytes int64 // SyncRange's alignment: the OS page size, at least PageBytes
 
 	// growMu serialises Grow and Close. Grow reserves space and maps new
@@ -100,8 +88,8 @@ func Create(path string, o Options) (*File, error) {
 		// it is theirs now, leave it.
 		return nil, err
 	}
-	if err := ignoringEINTR(func() error { return fsync(f.fd) }); err != nil {
-		return nil, f.abandon(fmt.Errorf("mmapfile: create %s: fsync: %w", path, err))
+	if err := f.syncCreated(); err != nil {
+		return nil, f.abandon(fmt.Errorf("mmapfile: create %s: %w", path, err))
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return nil, f.abandon(fmt.Errorf("mmapfile: create %s: sync directory: %w", path, err))
@@ -133,30 +121,25 @@ func (o Options) regionBytes() (int64, error) {
 	if rb == 0 {
 		rb = DefaultFileRegionBytes
 	}
-	// Both page sizes are powers of two: a multiple of the larger is a
-	// multiple of both.
-	ps := osPageBytes()
+	// The sizes are powers of two: a multiple of the largest is a
+	// multiple of all.
+	ps := max(osPageBytes(), mapAlignBytes)
 	if rb <= 0 || rb%ps != 0 || rb > math.MaxInt-MaxViewBytes {
-		return 0, fmt.Errorf("mmapfile: region size %d is not a positive multiple of the page size %d", rb, ps)
+		return 0, fmt.Errorf("mmapfile: region size %d is not a positive multiple of the mapping alignment %d", rb, ps)
 	}
 	return rb, nil
 }
 
 // osPageBytes returns the OS page size, at least PageBytes.
 func osPageBytes() int64 {
-	return max(int64(unix.Getpagesize()), PageBytes)
+	return max(int64(os.Getpagesize()), PageBytes)
 }
 
 // newFile locks osf, shared if readOnly and exclusive otherwise, and
 // maps its current size. On error it closes osf.
 func newFile(osf *os.File, path string, rb int64, readOnly bool) (*File, error) {
-	fd := int(osf.Fd())
-	how := unix.LOCK_EX
-	if readOnly {
-		how = unix.LOCK_SH
-	}
-	err := ignoringEINTR(func() error { return unix.Flock(fd, how|unix.LOCK_NB) })
-	if errors.Is(err, unix.EWOULDBLOCK) {
+	busy, err := lockFile(osf, readOnly)
+	if busy {
 		osf.Close()
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	}
@@ -168,7 +151,6 @@ func newFile(osf *os.File, path string, rb int64, readOnly bool) (*File, error) 
 		path:          path,
 		readOnly:      readOnly,
 		f:             osf,
-		fd:            fd,
 		syncPageBytes: osPageBytes(),
 		r:             regions{regionBytes: rb, shared: true},
 	}
@@ -200,16 +182,6 @@ func (f *File) abandon(err error) error {
 	return err
 }
 
-// syncDir makes the entries of directory dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return ignoringEINTR(func() error { return fsync(int(d.Fd())) })
-}
-
 // Size implements Storage. It keeps answering after Close, with the last
 // size.
 func (f *File) Size() int64 {
@@ -218,10 +190,10 @@ func (f *File) Size() int64 {
 	return f.size
 }
 
-// Grow implements Storage. It reserves the new bytes with fallocate or,
-// where the file system lacks it, by writing zeros, so that a full disk is
-// an error here and not a SIGBUS on a later store. A failed Grow leaves the
-// size unchanged and does not poison the handle.
+// Grow implements Storage. It reserves the new bytes (see reserve for
+// each platform's way), so that a full disk is an error here and not a
+// fault on a later store. A failed Grow leaves the size unchanged and
+// does not poison the handle.
 func (f *File) Grow(size int64) error {
 	f.growMu.Lock()
 	defer f.growMu.Unlock()
@@ -249,55 +221,23 @@ func (f *File) Grow(size int64) error {
 	return nil
 }
 
-// reserve extends the file from old to size bytes with the new blocks
-// allocated.
-func (f *File) reserve(old, size int64) error {
-	err := ignoringEINTR(func() error { return fallocate(f.fd, 0, old, size-old) })
-	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
-		return err
-	}
-	// No fallocate here: a bare ftruncate would leave a hole that a store
-	// through the mapping fills, and a full disk would then be a SIGBUS.
-	// Writing the zeros allocates now.
-	if err := ignoringEINTR(func() error { return unix.Ftruncate(f.fd, size) }); err != nil {
-		return fmt.Errorf("ftruncate: %w", err)
-	}
-	zeros := make([]byte, min(size-old, zeroFillBytes))
-	for off := old; off < size; off += int64(len(zeros)) {
-		n := min(int64(len(zeros)), size-off)
-		if _, err := f.f.WriteAt(zeros[:n], off); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// shrinkBack truncates the file back to the live size old after a failed
-// Grow (which may have extended it part way) and returns err.
-func (f *File) shrinkBack(old int64, err error) error {
-	if terr := ignoringEINTR(func() error { return unix.Ftruncate(f.fd, old) }); terr != nil {
-		err = errors.Join(err, fmt.Errorf("mmapfile: truncate %s back to %d bytes: %w", f.path, old, terr))
-	}
-	return err
-}
-
 // mapRegions maps the regions beyond those in f.r.mapped that a size of
 // size bytes needs, and returns them. The caller holds growMu or owns f.
 func (f *File) mapRegions(size int64) ([][]byte, error) {
 	var added [][]byte
-	length := int(f.r.regionBytes + MaxViewBytes)
 	prot := mmap.RDWR
 	if f.readOnly {
 		prot = mmap.RDONLY
 	}
 	for i := len(f.r.mapped); i < f.r.count(size); i++ {
-		m, err := mmap.MapRegion(f.f, length, prot, 0, int64(i)*f.r.regionBytes)
+		off := int64(i) * f.r.regionBytes
+		m, err := mmap.MapRegion(f.f, f.mapLength(off, size), prot, 0, off)
 		if err != nil {
 			for _, a := range added {
 				mm := mmap.MMap(a)
 				_ = mm.Unmap() // the first error is the one to report
 			}
-			return nil, fmt.Errorf("mmapfile: map region %d of %s: %w", i, f.path, err)
+			return nil, fmt.Errorf("mmapfile: map region %d of %s: %w", i, f.path, mapError(err))
 		}
 		added = append(added, m)
 	}
@@ -339,9 +279,11 @@ func (f *File) WriteAt(p []byte, off int64) error {
 	return nil
 }
 
-// SyncRange implements Storage with msync(MS_SYNC) over the OS pages
-// covering the range, which on Linux writes back and waits for those pages
-// of the file, whichever region mapped them dirty.
+// SyncRange implements Storage by writing back the OS pages covering the
+// range through the mappings holding them (flushPages: msync(MS_SYNC),
+// or FlushViewOfFile on Windows), whichever region mapped them dirty,
+// then, where that alone does not reach stable storage, flushing the
+// device (flushDevice). The platform files say what each gives.
 func (f *File) SyncRange(off, n int64) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -365,25 +307,27 @@ func (f *File) SyncRange(off, n int64) error {
 		base := i * f.r.regionBytes
 		m := f.r.mapped[i]
 		hi := min(end, base+int64(len(m)))
-		err := ignoringEINTR(func() error { return msync(m[pos-base:hi-base], unix.MS_SYNC) })
-		if err != nil {
-			return f.poison(fmt.Errorf("mmapfile: msync %s [%d, %d): %w", f.path, pos, hi, err))
+		if err := flushPages(m[pos-base : hi-base]); err != nil {
+			return f.poison(fmt.Errorf("mmapfile: write back %s [%d, %d): %w", f.path, pos, hi, err))
 		}
 		pos = hi
+	}
+	if err := f.flushDevice(); err != nil {
+		return f.poison(fmt.Errorf("mmapfile: flush %s: %w", f.path, err))
 	}
 	return nil
 }
 
-// Sync implements Storage with fdatasync, which also makes the file size
-// durable.
+// Sync implements Storage with the platform's full barrier (syncData:
+// fdatasync on Linux), which also makes the file size durable.
 func (f *File) Sync() error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if err := f.usable(); err != nil || f.readOnly {
 		return err
 	}
-	if err := ignoringEINTR(func() error { return fdatasync(f.fd) }); err != nil {
-		return f.poison(fmt.Errorf("mmapfile: fdatasync %s: %w", f.path, err))
+	if err := f.syncData(); err != nil {
+		return f.poison(fmt.Errorf("mmapfile: sync %s: %w", f.path, err))
 	}
 	return nil
 }
@@ -409,7 +353,7 @@ func (f *File) Close() error {
 	f.r.mapped = nil
 	// Unlock explicitly rather than rely on close: a child forked but not
 	// yet exec'd shares the open file description, and with it the lock.
-	if err := unix.Flock(f.fd, unix.LOCK_UN); err != nil {
+	if err := unlockFile(f.f); err != nil {
 		errs = append(errs, fmt.Errorf("mmapfile: unlock %s: %w", f.path, err))
 	}
 	if err := f.f.Close(); err != nil {
@@ -435,15 +379,4 @@ func (f *File) usable() error {
 func (f *File) poison(err error) error {
 	f.poisoned.CompareAndSwap(nil, &err)
 	return err
-}
-
-// ignoringEINTR calls fn until it fails with something other than EINTR.
-// An interrupted call did not report a write-back error, so repeating it
-// is not the forbidden retry of a failed sync.
-func ignoringEINTR(fn func() error) error {
-	for {
-		if err := fn(); err != unix.EINTR {
-			return err
-		}
-	}
 }

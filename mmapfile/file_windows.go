@@ -1,0 +1,105 @@
+package mmapfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// On Windows a mapping's file offset must be a multiple of the allocation
+// granularity, 64 KiB on every Windows version; region sizes are.
+//
+// SyncRange is FlushViewOfFile of its pages (which writes them back)
+// then FlushFileBuffers (which waits for every write of the file and
+// flushes the device's cache); Sync is FlushFileBuffers. Grow reserves
+// space by mapping: a read-write mapping longer than the file extends
+// the file to the mapping's end, so the file on disk is a whole number of
+// regions plus MaxViewBytes and never shorter than the mapped regions,
+// and a full disk is a mapping error here (wrapping syscall.ENOSPC). The
+// extra bytes read as zero and the engine reads nothing past its own end.
+// A directory entry is made durable by NTFS's own journal: Create
+// flushes the file alone. The lock is LockFileEx on one byte far past any
+// data (Windows byte-range locks are mandatory, so the data itself stays
+// unlocked), exclusive or shared as flock would be.
+const mapAlignBytes = 64 << 10
+
+// lockOffsetHigh places the lock byte at 2^63 - 2^32: past any file.
+const lockOffsetHigh = 0x7fffffff
+
+// lockFile takes the handle's lock, shared if readOnly and exclusive
+// otherwise, without waiting; busy says another handle holds it.
+func lockFile(osf *os.File, readOnly bool) (busy bool, err error) {
+	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
+	if !readOnly {
+		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
+	}
+	ol := windows.Overlapped{OffsetHigh: lockOffsetHigh}
+	err = windows.LockFileEx(windows.Handle(osf.Fd()), flags, 0, 1, 0, &ol)
+	return errors.Is(err, windows.ERROR_LOCK_VIOLATION), err
+}
+
+// unlockFile releases lockFile's lock.
+func unlockFile(osf *os.File) error {
+	ol := windows.Overlapped{OffsetHigh: lockOffsetHigh}
+	return windows.UnlockFileEx(windows.Handle(osf.Fd()), 0, 1, 0, &ol)
+}
+
+// syncDir does nothing: NTFS journals directory entries itself, and
+// Windows offers no flush of a directory.
+func syncDir(string) error { return nil }
+
+// flushPages writes back the dirty pages of m, part of a mapping.
+func flushPages(m []byte) error {
+	if len(m) == 0 {
+		return nil
+	}
+	return windows.FlushViewOfFile(uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)))
+}
+
+// flushBuffers waits for every write of the file and flushes the device.
+func (f *File) flushBuffers() error {
+	return windows.FlushFileBuffers(windows.Handle(f.f.Fd()))
+}
+
+// syncCreated makes a new file durable.
+func (f *File) syncCreated() error { return f.flushBuffers() }
+
+// syncData is Sync's barrier.
+func (f *File) syncData() error { return f.flushBuffers() }
+
+// flushDevice completes SyncRange: FlushViewOfFile does not wait for the
+// disk.
+func (f *File) flushDevice() error { return f.flushBuffers() }
+
+// mapLength returns the length to map for the region at off of a file of
+// size bytes: a read-write mapping takes the whole region and its overlap
+// (which extends the file); a read-only one cannot reach past the end of
+// the file, and the file does not grow.
+func (f *File) mapLength(off, size int64) int {
+	n := f.r.regionBytes + MaxViewBytes
+	if f.readOnly {
+		n = min(n, size-off)
+	}
+	return int(n)
+}
+
+// mapError reports a mapping that failed for want of space as ENOSPC, as
+// Storage.Grow promises.
+func mapError(err error) error {
+	if errors.Is(err, windows.ERROR_DISK_FULL) || errors.Is(err, windows.ERROR_HANDLE_DISK_FULL) {
+		return fmt.Errorf("%w: %w", syscall.ENOSPC, err)
+	}
+	return err
+}
+
+// reserve does nothing: the mapping Grow makes next extends the file, and
+// the bytes of regions already mapped are in the file already.
+func (f *File) reserve(old, size int64) error { return nil }
+
+// shrinkBack returns err: the file cannot be truncated while mapped, and
+// its extra length is harmless (see above).
+func (f *File) shrinkBack(old int64, err error) error { return err }
