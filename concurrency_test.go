@@ -217,7 +217,7 @@ func (w *bankWorker) run(ops int) {
 // on a conflict, to be tried again.
 func (w *bankWorker) transfer(from, to int, amount int64, twoPhase, rollback bool) (aborted bool) {
 	strategy := persy.VersionOnWrite
-	opts := persy.TxOptions{Strategy: &strategy}
+	opts := persy.TxOptions{Strategy: strategy}
 	if twoPhase {
 		opts.ID = fmt.Appendf(nil, "w%d-%d", w.id, w.op)
 	}
@@ -399,7 +399,7 @@ func (w *bankWorker) audit() (aborted bool) {
 	o := observation{worker: w.id, op: w.op, kind: "audit"}
 	strategy := persy.VersionOnRead
 	o.inv = w.clock.Add(1)
-	tx, err := w.db.Begin(persy.TxOptions{Strategy: &strategy})
+	tx, err := w.db.Begin(persy.TxOptions{Strategy: strategy})
 	if err != nil {
 		w.fail("audit begin: %v", err)
 		return false

@@ -130,7 +130,7 @@ func TestIndexStrategies(t *testing.T) {
 	between := int64(200)
 	run := func(s Strategy, read bool, key int64) error {
 		between++
-		tx, err := db.Begin(TxOptions{Strategy: &s})
+		tx, err := db.Begin(TxOptions{Strategy: s})
 		mustT(t, err)
 		if read {
 			_, err := ix.Get(tx, 1)

@@ -33,6 +33,9 @@ type Strategy = txn.Strategy
 
 // The strategies.
 const (
+	// DefaultStrategy, the zero value, means the database's default in
+	// TxOptions (Options.Strategy) and LastWin in Options.
+	DefaultStrategy = txn.DefaultStrategy
 	// LastWin commits over changes made since: the last commit wins.
 	LastWin = txn.LastWin
 	// VersionOnWrite fails the prepare with ErrVersionNotLatest if a

@@ -218,7 +218,7 @@ func TestVersionStrategies(t *testing.T) {
 		return err
 	}))
 	for _, st := range []Strategy{LastWin, VersionOnWrite, VersionOnRead} {
-		a, _ := db.Begin(TxOptions{Strategy: &st})
+		a, _ := db.Begin(TxOptions{Strategy: st})
 		if _, err := a.Read("s", id); err != nil {
 			t.Fatal(err)
 		}

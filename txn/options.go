@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/gopersy/persy/journal"
@@ -24,8 +25,11 @@ const MaxRecordBytes = segment.MaxRecordBytes
 type Strategy uint8
 
 const (
+	// DefaultStrategy, the zero value, means the database's default in
+	// TxOptions (Options.Strategy) and LastWin in Options.
+	DefaultStrategy Strategy = iota
 	// LastWin commits over changes made since: the last commit wins.
-	LastWin Strategy = iota
+	LastWin
 	// VersionOnWrite fails the prepare with ErrVersionNotLatest if a
 	// record the transaction updates or deletes changed since it first
 	// touched it.
@@ -34,6 +38,39 @@ const (
 	// too.
 	VersionOnRead
 )
+
+// String names the strategy.
+func (s Strategy) String() string {
+	switch s {
+	case DefaultStrategy:
+		return "DefaultStrategy"
+	case LastWin:
+		return "LastWin"
+	case VersionOnWrite:
+		return "VersionOnWrite"
+	case VersionOnRead:
+		return "VersionOnRead"
+	}
+	return fmt.Sprintf("Strategy(%d)", uint8(s))
+}
+
+// resolve returns the strategy a transaction uses: s, else the database's
+// default def, else LastWin; or an error for a value no constant names.
+func (s Strategy) resolve(def Strategy) (Strategy, error) {
+	if s > VersionOnRead {
+		return 0, fmt.Errorf("persy: unknown %v", s)
+	}
+	if def > VersionOnRead {
+		return 0, fmt.Errorf("persy: unknown %v in Options", def)
+	}
+	if s == DefaultStrategy {
+		s = def
+	}
+	if s == DefaultStrategy {
+		s = LastWin
+	}
+	return s, nil
+}
 
 // Decision is what recovery does with a prepared transaction.
 type Decision uint8
@@ -51,7 +88,8 @@ type Options struct {
 	// locks (ErrTimeout). Zero means DefaultLockTimeout; a negative value
 	// means fail at once, without waiting or reading the clock.
 	LockTimeout time.Duration
-	// Strategy is the default of transactions that set none.
+	// Strategy is the default of transactions that set none; zero means
+	// LastWin.
 	Strategy Strategy
 	// OnPrepared decides each transaction recovery finds prepared and
 	// not decided: given its id, commit or roll back. Nil commits, as
@@ -101,8 +139,9 @@ type TxOptions struct {
 	// ID is the caller's transaction id, at most MaxTxIDBytes, recorded
 	// with the prepare and shown by recovery; it need not be unique.
 	ID []byte
-	// Strategy overrides Options.Strategy when set.
-	Strategy *Strategy
+	// Strategy overrides Options.Strategy; zero (DefaultStrategy) keeps
+	// it.
+	Strategy Strategy
 	// BackgroundSync makes Commit return before the commit is durable:
 	// a process crash loses nothing, a power loss may lose the newest
 	// background commits, never one before a commit that survives.

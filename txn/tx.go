@@ -72,12 +72,13 @@ func (db *DB) Begin(o TxOptions) (*Tx, error) {
 	if db.opts.ReadOnly {
 		return nil, ErrReadOnly
 	}
-	tx := &Tx{db: db, id: bytes.Clone(o.ID), strategy: db.opts.Strategy, bg: o.BackgroundSync,
+	strategy, err := o.Strategy.resolve(db.opts.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	tx := &Tx{db: db, id: bytes.Clone(o.ID), strategy: strategy, bg: o.BackgroundSync,
 		creates: map[string]uint64{}, drops: map[string]uint64{}, newNext: map[uint64]uint64{},
 		writes: map[recKey]*txWrite{}, reads: map[recKey]uint32{}, idx: map[string]*txIndex{}}
-	if o.Strategy != nil {
-		tx.strategy = *o.Strategy
-	}
 	return tx, nil
 }
 
