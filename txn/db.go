@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log"
 	"math"
 	"os"
 	"path/filepath"
@@ -323,7 +322,7 @@ func (db *DB) start() {
 		defer close(db.bgDone)
 		for range db.bgWake {
 			if err := db.Sync(); err != nil && !errors.Is(err, ErrClosed) {
-				log.Printf("persy: background sync: %v", err)
+				db.opts.logger().Error("persy: background sync failed; the database has stopped", "err", err)
 			}
 		}
 	}()

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gopersy/persy/journal"
@@ -126,6 +127,19 @@ type Options struct {
 	// index.MaxNodeBytes (64 KiB); zero means 4096. It is stored with
 	// the index. Small nodes make deep trees of few keys, for tests.
 	IndexNodeBytes int
+	// Logger receives the operational messages nothing returns to a
+	// caller: a background sync that failed (the database has stopped;
+	// the next call returns the error too) and a snapshot garbage
+	// collected without Close. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// logger returns the logger the options name.
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 // Defaults of Options.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -48,9 +47,10 @@ func (db *DB) Snapshot() (*Snapshot, error) {
 	s := &Snapshot{db: db, v: v, pin: p}
 	// A safety net only: a snapshot garbage collected without Close
 	// would keep its pages from reuse for ever.
+	log := db.opts.logger()
 	s.cleanup = runtime.AddCleanup(s, func(p *snapPin) {
 		if p.release() {
-			log.Printf("persy: a snapshot was garbage collected without Close")
+			log.Warn("persy: a snapshot was garbage collected without Close; its pages were kept from reuse until now")
 		}
 	}, p)
 	return s, nil
