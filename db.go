@@ -15,8 +15,11 @@ type DB struct {
 // checksums or name another address, address slots pointing at pages
 // that are not data pages, catalogue, address and data pages that overlap
 // each other, the journal or the free lists, and pages leaked. Each
-// violation is a *CorruptError. Check also compares what the file holds
-// with what the database has in memory, where the file is up to date.
+// violation is a *CorruptError. It also checks every index tree as the
+// database has it in memory (ordered, balanced, separators bounding
+// their subtrees, every node reached once), since the file may not hold
+// the latest commits yet. It does not compare the file's records with
+// the database's memory.
 func (db *DB) Check() error {
 	return db.e.Check()
 }
@@ -74,7 +77,9 @@ func OpenMemory(opts Options) (*DB, error) {
 // empty, and decides prepared transactions as Open does. A storage
 // holding what a format cut short by a crash leaves (page.Unformatted:
 // at most page.FormatBytes and no valid page past the root slots, so
-// nothing committed) is formatted again. The DB owns s and closes it.
+// nothing committed) is formatted again. s belongs to the database from
+// the call on, whatever its outcome: DB.Close closes it, and so does
+// OpenStorage itself when it fails. The caller never closes it.
 func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
 	x, err := txn.OpenStorage(s, opts)
 	if err != nil {

@@ -28,7 +28,10 @@ func OpenRecover(path string, opts Options) (*Recovery, error) {
 }
 
 // Recover opens the database held in s, which must hold one, up to the
-// decisions on its prepared transactions.
+// decisions on its prepared transactions. s belongs to the recovery from
+// the call on, whatever its outcome: the database Finish returns closes
+// it at its Close, Recovery.Close closes it, and Recover and Finish close
+// it when they fail. The caller never closes it.
 func Recover(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	x, err := txn.Recover(s, opts)
 	if err != nil {
@@ -48,6 +51,12 @@ func (r *Recovery) Commit(id []byte) error { return r.r.Commit(id) }
 
 // Rollback decides to roll back every prepared transaction of id.
 func (r *Recovery) Rollback(id []byte) error { return r.r.Rollback(id) }
+
+// Close gives up the recovery without deciding or writing anything: it
+// closes the storage, which releases the file's lock, and leaves the
+// prepared transactions for the next open. After Close the decisions
+// and Finish fail with ErrTxDone; a second Close does nothing.
+func (r *Recovery) Close() error { return r.r.Close() }
 
 // Finish carries out the decisions, decides the prepared transactions
 // left with Options.OnPrepared (commit if nil), writes a checkpoint if

@@ -18,8 +18,11 @@ import (
 // checksums or name another address, address slots pointing at pages
 // that are not data pages, catalogue, address and data pages that overlap
 // each other, the journal or the free lists, and pages leaked. Each
-// violation is a *CorruptError. Check also compares what the file holds
-// with what the database has in memory, where the file is up to date.
+// violation is a *CorruptError. It also checks every index tree as the
+// database has it in memory (ordered, balanced, separators bounding
+// their subtrees, every node reached once), since the file may not hold
+// the latest commits yet. It does not compare the file's records with
+// the database's memory.
 func (db *DB) Check() error {
 	if err := db.lockWriter(); err != nil {
 		return err

@@ -261,8 +261,21 @@ func OpenMemory(opts Options) (*DB, error) {
 // empty, and decides prepared transactions as Open does. A storage
 // holding what a format cut short by a crash leaves (page.Unformatted:
 // at most page.FormatBytes and no valid page past the root slots, so
-// nothing committed) is formatted again. The DB owns s and closes it.
+// nothing committed) is formatted again.
+//
+// s belongs to the database from the call on, whatever its outcome:
+// DB.Close closes it, and so does OpenStorage itself when it fails. The
+// caller never closes it (a second Close does nothing).
 func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
+	db, err := openStorage(s, opts)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openStorage(s mmapfile.Storage, opts Options) (*DB, error) {
 	if s.Size() == 0 || page.Unformatted(s) {
 		if opts.ReadOnly {
 			return nil, fmt.Errorf("%w: the storage holds no database, and a read-only open does not format one", ErrReadOnly)

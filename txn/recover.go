@@ -47,13 +47,22 @@ type RecoveredTx struct {
 
 // Recover opens the database held in s, which must hold one, up to the
 // decisions on its prepared transactions.
+//
+// s belongs to the recovery from the call on, whatever its outcome: the
+// database Finish returns closes it at its Close, Recovery.Close closes
+// it, and Recover and Finish close it when they fail. The caller never
+// closes it (a second Close does nothing).
 func Recover(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	var rec *Recovery
 	var err error
 	if ferr := mmapfile.Protect(func() { rec, err = recoverStorage(s, opts) }); ferr != nil {
-		return nil, ferr
+		err = ferr
 	}
-	return rec, err
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return rec, nil
 }
 
 func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
@@ -257,6 +266,18 @@ func (r *Recovery) Commit(id []byte) error { return r.decide(id, DecideCommit) }
 
 // Rollback decides to roll back every prepared transaction of id.
 func (r *Recovery) Rollback(id []byte) error { return r.decide(id, DecideRollback) }
+
+// Close gives up the recovery without deciding or writing anything: it
+// closes the storage, which releases a file's lock, and leaves the
+// prepared transactions for the next open. After Close the recovery's
+// decisions and Finish fail with ErrTxDone; a second Close does nothing.
+func (r *Recovery) Close() error {
+	if r.finished {
+		return nil
+	}
+	r.finished = true
+	return r.db.s.Close()
+}
 
 // Finish carries out the decisions, decides the prepared transactions
 // left with Options.OnPrepared (commit if nil), writes a checkpoint if
