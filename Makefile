@@ -14,12 +14,15 @@ BENCHFLAGS  ?= -benchtime 1s -count 1
 
 .PHONY: test lint fmt-check vet cross staticcheck sim mutants bench bench-go fuzz
 
-# Every package under the race detector but properties, which runs
-# without it: its simulation is one goroutine, which the detector slows
+# Every package under the race detector and the invariants tag (a broken
+# invariant panics; internal/invariant) but properties, which runs
+# without them: its simulation is one goroutine, which the detector slows
 # twentyfold and finds nothing in, and without it every row of every
-# workload fits CI's budget.
+# workload fits CI's budget. The invariant tests run once more in the
+# default build, where a broken invariant is an ErrInternal.
 test: lint
-	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/properties$$')
+	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -race -tags invariants -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/properties$$')
+	$(GO) test -count=1 -run 'Invariant|Violated' ./txn ./internal/invariant
 	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test -count=1 -timeout 15m ./properties
 
 lint: fmt-check vet cross staticcheck

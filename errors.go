@@ -15,6 +15,10 @@ var (
 	ErrNameTooLong      = txn.ErrNameTooLong
 	ErrEmptyName        = txn.ErrEmptyName
 	ErrTxDone           = txn.ErrTxDone
+	// ErrInternal marks a bug in persy-go found by one of its checks of
+	// what cannot happen (a lock released that is not held, a slot
+	// handed out while occupied): the database stops; reopen it.
+	ErrInternal = txn.ErrInternal
 	// ErrReservedName is returned for a segment name that starts with
 	// "+_": such names are the segments that hold indexes.
 	ErrReservedName      = txn.ErrReservedName

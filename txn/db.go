@@ -380,12 +380,33 @@ func (db *DB) stateErr() error {
 // fail makes err the database's sticky error: after a failed write or
 // sync nothing more is acknowledged; the way on is reopening.
 func (db *DB) fail(err error) error {
+	return db.stop("persy: the database stopped after a storage failure; reopen it to recover: %w", err)
+}
+
+// failInternal makes err, a broken invariant, the database's sticky
+// error: its state in memory can no longer be trusted, and reopening
+// rebuilds it from the file.
+func (db *DB) failInternal(err error) error {
+	return db.stop("persy: the database stopped on an internal error; reopen it: %w", err)
+}
+
+// stop makes err, wrapped by format, the sticky error unless one is set
+// already, and returns the sticky error.
+func (db *DB) stop(format string, err error) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.err == nil {
-		db.err = fmt.Errorf("persy: the database stopped after a storage failure; reopen it to recover: %w", err)
+		db.err = fmt.Errorf(format, err)
 	}
 	return db.err
+}
+
+// releaseLocks gives back locks; a broken invariant among them stops the
+// database.
+func (db *DB) releaseLocks(locks []lockReq) {
+	if err := db.locks.release(locks); err != nil {
+		db.failInternal(err)
+	}
 }
 
 // pin returns the current version and keeps the pages it reads from being

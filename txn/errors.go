@@ -3,6 +3,7 @@ package txn
 import (
 	"errors"
 
+	"github.com/gopersy/persy/internal/invariant"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
 )
@@ -20,6 +21,10 @@ var (
 	ErrNameTooLong      = errors.New("persy: segment name longer than MaxNameBytes")
 	ErrEmptyName        = errors.New("persy: empty segment name")
 	ErrTxDone           = errors.New("persy: transaction already committed or rolled back")
+	// ErrInternal marks a bug in persy-go found by one of its checks of
+	// what cannot happen (a lock released that is not held, a slot
+	// handed out while occupied): the database stops; reopen it.
+	ErrInternal = invariant.ErrInternal
 	// ErrReservedName is returned for a segment name that starts with
 	// "+_": such names are the segments that hold indexes.
 	ErrReservedName      = errors.New("persy: segment names starting with \"+_\" are reserved")

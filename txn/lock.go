@@ -1,8 +1,11 @@
 package txn
 
 import (
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/gopersy/persy/internal/invariant"
 )
 
 // lockTable holds the locks of prepared transactions: shared or
@@ -55,7 +58,9 @@ func (lt *lockTable) acquire(reqs []lockReq, timeout time.Duration) error {
 			wait := lt.changed
 			lt.mu.Unlock()
 			if r.noWait || timeout < 0 {
-				lt.release(reqs[:i])
+				if err := lt.release(reqs[:i]); err != nil {
+					return err
+				}
 				if r.noWait {
 					return &busyError{r.key}
 				}
@@ -66,7 +71,9 @@ func (lt *lockTable) acquire(reqs []lockReq, timeout time.Duration) error {
 			}
 			left := time.Until(deadline)
 			if left <= 0 {
-				lt.release(reqs[:i])
+				if err := lt.release(reqs[:i]); err != nil {
+					return err
+				}
 				return ErrTimeout
 			}
 			t := time.NewTimer(left)
@@ -80,15 +87,27 @@ func (lt *lockTable) acquire(reqs []lockReq, timeout time.Duration) error {
 	return nil
 }
 
-func (lt *lockTable) release(reqs []lockReq) {
+// release gives back every lock of reqs. A lock reqs names that is not
+// held as it says is a broken invariant (invariant.Violated): the others
+// are released and the error returned.
+func (lt *lockTable) release(reqs []lockReq) error {
 	if len(reqs) == 0 {
-		return
+		return nil
 	}
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
+	var errs []error
 	for _, r := range reqs {
 		st := lt.held[r.key]
-		if st == nil {
+		switch {
+		case st == nil:
+			errs = append(errs, invariant.Violated("lock %q released and not held", r.key))
+			continue
+		case r.exclusive && !st.exclusive:
+			errs = append(errs, invariant.Violated("exclusive lock %q released and held shared only", r.key))
+			continue
+		case !r.exclusive && st.shared == 0:
+			errs = append(errs, invariant.Violated("shared lock %q released and held exclusively only", r.key))
 			continue
 		}
 		if r.exclusive {
@@ -102,4 +121,5 @@ func (lt *lockTable) release(reqs []lockReq) {
 	}
 	close(lt.changed)
 	lt.changed = make(chan struct{})
+	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gopersy/persy/internal/invariant"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/segment"
@@ -260,9 +261,19 @@ func (tx *Tx) reserveSlot(id uint64, existing bool) (uint64, error) {
 			slot = a.next
 			a.next++
 		}
+		occupied := false
+		if err == nil {
+			if _, s := db.cur.segByID(id); s != nil {
+				sl := s.slot(slot)
+				occupied = sl != nil && sl.Live
+			}
+		}
 		db.mu.Unlock()
 		if err != nil {
 			return 0, err
+		}
+		if occupied {
+			return 0, db.failInternal(invariant.Violated("slot %d of segment %d handed out while a record occupies it", slot, id))
 		}
 		tx.reserved = append(tx.reserved, recKey{id, slot})
 	} else {
@@ -757,7 +768,7 @@ func (tx *Tx) lockAndValidate() ([]op, []lockReq, error) {
 		if err == nil {
 			return ops, locks, nil
 		}
-		tx.db.locks.release(locks)
+		tx.db.releaseLocks(locks)
 		if err != errRetry || attempt == maxIndexRetries {
 			tx.finish()
 			if err == errRetry {
@@ -779,7 +790,7 @@ func (tx *Tx) Commit() error {
 	if err != nil {
 		return err
 	}
-	defer tx.db.locks.release(locks)
+	defer tx.db.releaseLocks(locks)
 	defer tx.finish()
 	if len(ops) == 0 {
 		if tx.bg {
@@ -815,7 +826,7 @@ func (tx *Tx) Prepare() (*Prepared, error) {
 	}
 	r := &commitReq{kind: reqPrepare, ops: ops, id: tx.id}
 	if err := tx.db.submit(r); err != nil {
-		tx.db.locks.release(locks)
+		tx.db.releaseLocks(locks)
 		tx.finish()
 		return nil, err
 	}
@@ -850,7 +861,7 @@ func (p *Prepared) decide(kind reqKind) error {
 	// Slots go back before the locks: a transaction waiting on them may
 	// free the same slots.
 	p.tx.finish()
-	p.tx.db.locks.release(p.locks)
+	p.tx.db.releaseLocks(p.locks)
 	return err
 }
 

@@ -1,0 +1,6 @@
+//go:build invariants
+
+package invariant
+
+// Enabled says the invariants build tag is set: violations panic.
+const Enabled = true

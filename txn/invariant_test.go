@@ -1,0 +1,80 @@
+package txn
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gopersy/persy/internal/invariant"
+)
+
+// violates runs fn, which breaks an invariant: under the invariants build
+// tag it must panic with ErrInternal; in the default build it must
+// return ErrInternal instead. Either way it returns the error.
+func violates(t *testing.T, fn func() error) (err error) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if invariant.Enabled {
+			e, ok := r.(error)
+			if !ok || !errors.Is(e, ErrInternal) {
+				t.Fatalf("invariants build: panic %v, want one wrapping ErrInternal", r)
+			}
+			err = e
+			return
+		}
+		if r != nil {
+			panic(r)
+		}
+		if !errors.Is(err, ErrInternal) {
+			t.Fatalf("default build: %v, want ErrInternal", err)
+		}
+	}()
+	return fn()
+}
+
+// TestInvariantLockReleasedNotHeld: releasing a lock nobody holds, or
+// holds otherwise, is caught and stops the database.
+func TestInvariantLockReleasedNotHeld(t *testing.T) {
+	db, err := OpenMemory(Options{})
+	mustT(t, err)
+	defer db.Close()
+	violates(t, func() error { return db.locks.release([]lockReq{{key: "never taken"}}) })
+	mustT(t, db.locks.acquire([]lockReq{{key: "k"}}, -1))
+	violates(t, func() error { return db.locks.release([]lockReq{{key: "k", exclusive: true}}) })
+	if invariant.Enabled {
+		return
+	}
+	db.releaseLocks([]lockReq{{key: "never taken"}})
+	if _, err := db.Begin(TxOptions{}); !errors.Is(err, ErrInternal) {
+		t.Fatalf("Begin after a broken lock invariant: %v, want ErrInternal", err)
+	}
+}
+
+// TestInvariantSlotHandedOutOccupied: a slot allocator that offers a
+// slot a committed record holds is caught before the insert overwrites
+// the record, and stops the database.
+func TestInvariantSlotHandedOutOccupied(t *testing.T) {
+	db, err := OpenMemory(Options{})
+	mustT(t, err)
+	defer db.Close()
+	var id RecordID
+	mustT(t, db.Update(func(tx *Tx) error {
+		mustT(t, tx.CreateSegment("s"))
+		id, err = tx.Insert("s", []byte("kept"))
+		return err
+	}))
+	n, _ := id.slot()
+	seg := db.cur.seg("s")
+	db.mu.Lock()
+	db.slots[seg.id].free = append(db.slots[seg.id].free, n) // the bug
+	db.mu.Unlock()
+	tx, err := db.Begin(TxOptions{})
+	mustT(t, err)
+	violates(t, func() error { _, err := tx.Insert("s", []byte("over it")); return err })
+	if invariant.Enabled {
+		return
+	}
+	if _, err := db.Begin(TxOptions{}); !errors.Is(err, ErrInternal) {
+		t.Fatalf("Begin after a broken slot invariant: %v, want ErrInternal", err)
+	}
+}
