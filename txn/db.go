@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/gopersy/persy/internal/invariant"
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
@@ -383,6 +384,34 @@ func (db *DB) fail(err error) error {
 	return db.stop("persy: the database stopped after a storage failure; reopen it to recover: %w", err)
 }
 
+// keptAndFreed reports a page the checkpoint frees (at an address in
+// freed) that the catalogue it writes still names, as an address page or
+// a retained one: a broken invariant, since the page would be reused
+// while the file reads it.
+func keptAndFreed(cat *segment.Catalog, freed []int64) error {
+	if len(freed) == 0 {
+		return nil
+	}
+	slices.Sort(freed)
+	kept := func(addr int64) bool {
+		_, ok := slices.BinarySearch(freed, addr)
+		return ok
+	}
+	for _, e := range cat.Segments {
+		for _, p := range e.Pages {
+			if kept(p.Addr) {
+				return invariant.Violated("the checkpoint frees page %d and keeps it as an address page of segment %d", p.Addr, e.ID)
+			}
+		}
+	}
+	for _, r := range cat.Retained {
+		if kept(r.Addr) {
+			return invariant.Violated("the checkpoint frees page %d and keeps it retained", r.Addr)
+		}
+	}
+	return nil
+}
+
 // failInternal makes err, a broken invariant, the database's sticky
 // error: its state in memory can no longer be trusted, and reopening
 // rebuilds it from the file.
@@ -523,11 +552,13 @@ func (db *DB) checkpoint() error {
 
 	// Pages no version still read are freed; the rest stay listed.
 	var keep []retainedPage
+	var freed []int64 // addresses, to check none is kept
 	for _, r := range append(db.retained, db.superseded...) {
 		if r.seq <= minPin {
 			if err := db.alloc.Free(r.ref); err != nil {
 				return db.fail(err)
 			}
+			freed = append(freed, r.ref.Addr)
 		} else {
 			keep = append(keep, r)
 		}
@@ -537,6 +568,7 @@ func (db *DB) checkpoint() error {
 			if err := db.alloc.Free(r.Ref); err != nil {
 				return db.fail(err)
 			}
+			freed = append(freed, r.Addr)
 		}
 		delete(db.disk, id)
 	}
@@ -576,6 +608,9 @@ func (db *DB) checkpoint() error {
 	}
 	for _, r := range keep {
 		cat.Retained = append(cat.Retained, r.ref)
+	}
+	if err := keptAndFreed(cat, freed); err != nil {
+		return db.failInternal(err)
 	}
 	refs, err := segment.WriteCatalog(db.s, db.alloc.Allocate, seq, cat)
 	if err != nil {
