@@ -18,10 +18,6 @@ import (
 // otherwise.
 const DefaultFileRegionBytes = 64 << 20
 
-// zeroFillBytes is the largest write Grow issues at once when it must
-// reserve space by writing zeros.
-const zeroFillBytes = 1 << 20
-
 // Options configures a File.
 type Options struct {
 	// RegionBytes is the size of each mapped region, a positive multiple of
@@ -181,6 +177,11 @@ func (f *File) abandon(err error) error {
 	}
 	return err
 }
+
+// SyncDir makes the entries of directory dir durable where the platform
+// can: fsync of the directory on Unix; nothing on Windows, where NTFS
+// journals directory entries and a directory cannot be flushed.
+func SyncDir(dir string) error { return syncDir(dir) }
 
 // Size implements Storage. It keeps answering after Close, with the last
 // size.
@@ -351,6 +352,9 @@ func (f *File) Close() error {
 		}
 	}
 	f.r.mapped = nil
+	if err := f.trimOnClose(); err != nil {
+		errs = append(errs, fmt.Errorf("mmapfile: trim %s to %d bytes: %w", f.path, f.size, err))
+	}
 	// Unlock explicitly rather than rely on close: a child forked but not
 	// yet exec'd shares the open file description, and with it the lock.
 	if err := unlockFile(f.f); err != nil {

@@ -11,7 +11,8 @@ import (
 // at a power cut. Every barrier therefore ends with fcntl(F_FULLFSYNC),
 // which does flush it: SyncRange is msync(MS_SYNC) of its pages then
 // F_FULLFSYNC (a flush of the whole file's cache, the only device flush
-// macOS offers), Sync is F_FULLFSYNC. Where a file system refuses
+// macOS offers), Sync is msync(MS_SYNC) of every mapped page then
+// F_FULLFSYNC. Where a file system refuses
 // F_FULLFSYNC (some network and FUSE ones) the barrier falls back to
 // fsync, as Go's os.File.Sync does, and is then only as strong as that
 // file system makes fsync. Grow reserves space by writing zeros.
@@ -41,8 +42,15 @@ func (f *File) fullSync() error {
 // syncCreated makes a new file durable.
 func (f *File) syncCreated() error { return f.fullSync() }
 
-// syncData is Sync's barrier.
-func (f *File) syncData() error { return f.fullSync() }
+// syncData is Sync's barrier: every mapped page written back with msync
+// first, since macOS does not document that fsync sees pages dirtied
+// through a mapping, then F_FULLFSYNC.
+func (f *File) syncData() error {
+	if err := f.flushAllPages(); err != nil {
+		return err
+	}
+	return f.fullSync()
+}
 
 // flushDevice completes SyncRange: msync left the pages in the drive's
 // cache.

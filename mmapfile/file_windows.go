@@ -15,12 +15,18 @@ import (
 //
 // SyncRange is FlushViewOfFile of its pages (which writes them back)
 // then FlushFileBuffers (which waits for every write of the file and
-// flushes the device's cache); Sync is FlushFileBuffers. Grow reserves
-// space by mapping: a read-write mapping longer than the file extends
-// the file to the mapping's end, so the file on disk is a whole number of
-// regions plus MaxViewBytes and never shorter than the mapped regions,
-// and a full disk is a mapping error here (wrapping syscall.ENOSPC). The
-// extra bytes read as zero and the engine reads nothing past its own end.
+// flushes the device's cache); Sync is FlushViewOfFile of every mapped
+// page then FlushFileBuffers, since FlushFileBuffers alone does not see
+// pages dirtied through a view. FlushViewOfFile failing with
+// ERROR_LOCK_VIOLATION while the memory manager writes the same pages is
+// retried. Grow reserves space by mapping: a read-write mapping longer
+// than the file extends the file to the mapping's end, so while open the
+// file on disk is a whole number of regions plus MaxViewBytes, and a full
+// disk is a mapping error here (wrapping syscall.ENOSPC); Close trims the
+// file back to its live size. After a crash the file keeps the extra
+// length, which reads as zero: the engine reads nothing past its own end.
+// Close unmaps through mmap-go, which flushes each view first: on
+// Windows a Close costs a flush per region.
 // A directory entry is made durable by NTFS's own journal: Create
 // flushes the file alone. The lock is LockFileEx on one byte far past any
 // data (Windows byte-range locks are mandatory, so the data itself stays
@@ -52,12 +58,23 @@ func unlockFile(osf *os.File) error {
 // Windows offers no flush of a directory.
 func syncDir(string) error { return nil }
 
+// flushRetries bounds the retries of a FlushViewOfFile that met the
+// memory manager writing the same pages.
+const flushRetries = 16
+
 // flushPages writes back the dirty pages of m, part of a mapping.
 func flushPages(m []byte) error {
 	if len(m) == 0 {
 		return nil
 	}
-	return windows.FlushViewOfFile(uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)))
+	var err error
+	for range flushRetries {
+		err = windows.FlushViewOfFile(uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)))
+		if !errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+			return err
+		}
+	}
+	return err
 }
 
 // flushBuffers waits for every write of the file and flushes the device.
@@ -68,8 +85,23 @@ func (f *File) flushBuffers() error {
 // syncCreated makes a new file durable.
 func (f *File) syncCreated() error { return f.flushBuffers() }
 
-// syncData is Sync's barrier.
-func (f *File) syncData() error { return f.flushBuffers() }
+// syncData is Sync's barrier: every mapped page written back, then the
+// file's buffers flushed.
+func (f *File) syncData() error {
+	if err := f.flushAllPages(); err != nil {
+		return err
+	}
+	return f.flushBuffers()
+}
+
+// trimOnClose truncates a read-write file, whose mappings extended it to
+// whole regions, back to its live size; the views are unmapped by then.
+func (f *File) trimOnClose() error {
+	if f.readOnly {
+		return nil
+	}
+	return f.f.Truncate(f.size)
+}
 
 // flushDevice completes SyncRange: FlushViewOfFile does not wait for the
 // disk.

@@ -161,7 +161,7 @@ func createAt(path string, opts Options, init func(tx *Tx) error) (linked bool, 
 	// init runs under the caller's options, but syncs once, at Close.
 	ndb, err := OpenStorage(f, Options{ManualSync: true, Strategy: opts.Strategy, LockTimeout: opts.LockTimeout, IndexNodeBytes: opts.IndexNodeBytes})
 	if err != nil {
-		f.Close()
+		// OpenStorage closed f.
 		os.Remove(tmp)
 		return false, err
 	}
@@ -223,14 +223,7 @@ func removeStaleCreations(path string) {
 	}
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return mmapfile.SyncDir(dir) }
 
 // OpenRecover opens the database file at path and stops before deciding
 // the prepared transactions: the Recovery lists every transaction the
@@ -241,12 +234,7 @@ func OpenRecover(path string, opts Options) (*Recovery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("persy: open %s: %w", path, err)
 	}
-	rec, err := Recover(f, opts)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return rec, nil
+	return Recover(f, opts) // which closes f when it fails
 }
 
 // OpenMemory opens a new database held in memory only.
@@ -268,26 +256,20 @@ func OpenMemory(opts Options) (*DB, error) {
 // DB.Close closes it, and so does OpenStorage itself when it fails. The
 // caller never closes it (a second Close does nothing).
 func OpenStorage(s mmapfile.Storage, opts Options) (*DB, error) {
-	db, err := openStorage(s, opts)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-func openStorage(s mmapfile.Storage, opts Options) (*DB, error) {
 	if s.Size() == 0 || page.Unformatted(s) {
 		if opts.ReadOnly {
+			s.Close()
 			return nil, fmt.Errorf("%w: the storage holds no database, and a read-only open does not format one", ErrReadOnly)
 		}
 		db, err := create(s, opts)
 		if err != nil {
+			s.Close()
 			return nil, err
 		}
 		db.start()
 		return db, nil
 	}
+	// Recover and Finish close s when they fail.
 	rec, err := Recover(s, opts)
 	if err != nil {
 		return nil, err
