@@ -184,7 +184,7 @@ func createAt(path string, opts Options, init func(tx *Tx) error) (linked bool, 
 	if err != nil {
 		return false, err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := mmapfile.SyncDir(filepath.Dir(path)); err != nil {
 		return false, fmt.Errorf("persy: create %s: %w", path, err)
 	}
 	return linked, nil
@@ -222,8 +222,6 @@ func removeStaleCreations(path string) {
 		f.Close()
 	}
 }
-
-func syncDir(dir string) error { return mmapfile.SyncDir(dir) }
 
 // OpenRecover opens the database file at path and stops before deciding
 // the prepared transactions: the Recovery lists every transaction the
