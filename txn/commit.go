@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gopersy/persy/internal/invariant"
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/page"
@@ -173,9 +174,19 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 		return false
 	}
 	db.unsynced = background
+	var broken error
 	db.mu.Lock()
 	for _, a := range todo {
 		if a.nv != nil {
+			// Each commit applies to the version before it in the
+			// batch, the first to the version current when the batch
+			// began: any other version current now means one was
+			// published behind the batch's back, and publishing
+			// over it would lose its commits.
+			if a.nv.seq != db.cur.seq+1 {
+				broken = fmt.Errorf("version %d published over version %d: a commit adds exactly one", a.nv.seq, db.cur.seq)
+				break
+			}
 			db.cur = a.nv
 			db.noteEffects(a.fx, a.nv.seq)
 		}
@@ -187,6 +198,10 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 		}
 	}
 	db.mu.Unlock()
+	if broken != nil {
+		setAll(db.failInternal(invariant.Violated("%v", broken)))
+		return false
+	}
 	if background && db.bgWake != nil {
 		select {
 		case db.bgWake <- struct{}{}:

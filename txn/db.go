@@ -601,6 +601,15 @@ func (db *DB) checkpoint() error {
 			return db.fail(err)
 		}
 	}
+	// The checkpoint wrote v, and is about to free the journal that
+	// redoes it and to publish it: a version published since would be
+	// lost. The writer's lock keeps commits out until it is done.
+	db.mu.Lock()
+	cur := db.cur
+	db.mu.Unlock()
+	if cur != v {
+		return db.failInternal(invariant.Violated("the checkpoint of version %d would publish over version %d", v.seq, cur.seq))
+	}
 	head := db.jw.End()
 	for _, p := range db.prepared {
 		head = min(head, p.jtx)

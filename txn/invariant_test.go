@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gopersy/persy/internal/invariant"
+	"github.com/gopersy/persy/mmapfile"
 )
 
 // violates runs fn, which breaks an invariant: under the invariants build
@@ -109,4 +110,71 @@ func TestInvariantCheckpointFreesAKeptPage(t *testing.T) {
 		t.Fatalf("Begin after a broken checkpoint invariant: %v, want ErrInternal", err)
 	}
 	db.Close()
+}
+
+// publishingStorage publishes a version behind the writer's back at each
+// write and barrier once armed: what a commit path that bypassed the writer's lock
+// would do.
+type publishingStorage struct {
+	mmapfile.Storage
+	db    *DB
+	armed bool
+}
+
+func (p *publishingStorage) barrier() {
+	if !p.armed {
+		return
+	}
+	p.db.mu.Lock()
+	p.db.cur = &version{seq: p.db.cur.seq + 1, segs: p.db.cur.segs}
+	p.db.mu.Unlock()
+}
+
+func (p *publishingStorage) SyncRange(off, n int64) error {
+	p.barrier()
+	return p.Storage.SyncRange(off, n)
+}
+
+func (p *publishingStorage) WriteAt(b []byte, off int64) error {
+	p.barrier()
+	return p.Storage.WriteAt(b, off)
+}
+
+func (p *publishingStorage) Sync() error {
+	p.barrier()
+	return p.Storage.Sync()
+}
+
+// TestInvariantVersionUpByOne: a commit that would publish its version
+// over one published since its batch began, and a checkpoint that would
+// publish over a version newer than the one it wrote, are caught, and
+// stop the database.
+func TestInvariantVersionUpByOne(t *testing.T) {
+	for _, path := range []string{"commit", "checkpoint"} {
+		t.Run(path, func(t *testing.T) {
+			m, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+			mustT(t, err)
+			ps := &publishingStorage{Storage: m}
+			db, err := OpenStorage(ps, Options{ManualSync: true})
+			mustT(t, err)
+			ps.db = db
+			mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+			ps.armed = true
+			if path == "commit" {
+				violates(t, func() error {
+					return db.Update(func(tx *Tx) error { _, err := tx.Insert("s", []byte("r")); return err })
+				})
+			} else {
+				violates(t, db.Checkpoint)
+			}
+			if invariant.Enabled {
+				return // the panic left locks held: no Close
+			}
+			ps.armed = false
+			if _, err := db.Begin(TxOptions{}); !errors.Is(err, ErrInternal) {
+				t.Fatalf("Begin after a broken version invariant: %v, want ErrInternal", err)
+			}
+			db.Close()
+		})
+	}
 }
