@@ -1,17 +1,16 @@
 package journal_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gopersy/persy/internal/scenario"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
@@ -19,89 +18,19 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expected output of the scenario files")
 
-// TestScenarios runs the files under testdata/scenarios: blocks of
-// commands, each followed by a line "----" and the output expected, a
-// blank line ending the block. go test -run TestScenarios -update
-// rewrites the expected output.
+// TestScenarios runs the files under testdata/scenarios (the layout is
+// internal/scenario's). go test -run TestScenarios -update rewrites the
+// expected output.
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "scenarios", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scenarios: %v", err)
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) { runScenario(t, f) })
-	}
+	scenario.RunDir(t, filepath.Join("testdata", "scenarios"), *update, func(t *testing.T) func(string) []string {
+		sc := &journalScenario{}
+		return func(cmd string) []string { return sc.run(t, cmd) }
+	})
 }
 
-type block struct {
-	cmds, want []string
-}
-
-func parseScenario(t *testing.T, path string) []block {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		blocks []block
-		cur    block
-		inWant bool
-	)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "----":
-			inWant = true
-		case inWant && line == "":
-			blocks = append(blocks, cur)
-			cur, inWant = block{}, false
-		case inWant:
-			cur.want = append(cur.want, line)
-		case line == "" || strings.HasPrefix(line, "#"):
-		default:
-			cur.cmds = append(cur.cmds, line)
-		}
-	}
-	if len(cur.cmds) > 0 {
-		blocks = append(blocks, cur)
-	}
-	return blocks
-}
-
-func runScenario(t *testing.T, path string) {
-	blocks := parseScenario(t, path)
-	sc := &scenario{}
-	var out bytes.Buffer
-	failed := false
-	for _, b := range blocks {
-		var got []string
-		for _, c := range b.cmds {
-			got = append(got, sc.run(t, c)...)
-		}
-		for _, c := range b.cmds {
-			fmt.Fprintln(&out, c)
-		}
-		fmt.Fprintln(&out, "----")
-		for _, g := range got {
-			fmt.Fprintln(&out, g)
-		}
-		fmt.Fprintln(&out)
-		if !*update && strings.Join(got, "\n") != strings.Join(b.want, "\n") {
-			failed = true
-			t.Errorf("%s:\n%s\ngot:\n%s\nwant:\n%s", path, strings.Join(b.cmds, "\n"), strings.Join(got, "\n"), strings.Join(b.want, "\n"))
-		}
-	}
-	if *update && !failed {
-		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// scenario is the state the commands act on: a file, and when it opens,
+// journalScenario is the state the commands act on: a file, and when it opens,
 // its allocator and journal.
-type scenario struct {
+type journalScenario struct {
 	s     *mmapfile.Memory
 	a     *page.Allocator
 	w     *journal.Writer
@@ -118,7 +47,7 @@ func fresh(t *testing.T, data []byte) *mmapfile.Memory {
 	return s
 }
 
-func (sc *scenario) run(t *testing.T, cmd string) []string {
+func (sc *journalScenario) run(t *testing.T, cmd string) []string {
 	f := strings.Fields(cmd)
 	num := func(i int) int64 {
 		if i >= len(f) {
@@ -287,7 +216,7 @@ func (sc *scenario) run(t *testing.T, cmd string) []string {
 	return nil
 }
 
-func (sc *scenario) journalPage(t *testing.T, i int) int64 {
+func (sc *journalScenario) journalPage(t *testing.T, i int) int64 {
 	st, err := page.Load(sc.s)
 	must(t, err)
 	tail, err := journal.Read(sc.s, st, func(uint64, journal.Entry) error { return nil })
