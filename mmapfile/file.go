@@ -166,14 +166,23 @@ func newFile(osf *os.File, path string, rb int64, readOnly bool) (*File, error) 
 }
 
 // abandon undoes a Create that failed after the file was created and
-// locked, and returns err. The file is removed while still locked, so no
-// other opener can be using it.
+// locked, and returns err. Where the platform allows (removeOpen), the
+// file is removed while still locked, so no other opener can be using
+// it; elsewhere it is closed first.
 func (f *File) abandon(err error) error {
-	if rerr := os.Remove(f.path); rerr != nil {
-		err = errors.Join(err, fmt.Errorf("mmapfile: remove %s: %w", f.path, rerr))
+	remove := func() {
+		if rerr := os.Remove(f.path); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("mmapfile: remove %s: %w", f.path, rerr))
+		}
+	}
+	if removeOpen {
+		remove()
 	}
 	if cerr := f.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
+	}
+	if !removeOpen {
+		remove()
 	}
 	return err
 }

@@ -14,6 +14,10 @@ import (
 // the OS page size: none on Unix.
 const mapAlignBytes = PageBytes
 
+// removeOpen says a file can be removed while this process holds it
+// open and locked: on Unix, yes.
+const removeOpen = true
+
 // lockFile takes flock on osf, shared if readOnly and exclusive otherwise,
 // without waiting; busy says another handle holds it.
 func lockFile(osf *os.File, readOnly bool) (busy bool, err error) {

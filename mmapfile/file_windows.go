@@ -33,6 +33,12 @@ import (
 // unlocked), exclusive or shared as flock would be.
 const mapAlignBytes = 64 << 10
 
+// removeOpen says a file can be removed while this process holds it
+// open: on Windows, no (Go opens files without FILE_SHARE_DELETE), so an
+// abandoned creation is closed first, and the removal then fails, as it
+// should, if another process opened the file in between.
+const removeOpen = false
+
 // lockOffsetHigh places the lock byte at 2^63 - 2^32: past any file.
 const lockOffsetHigh = 0x7fffffff
 
