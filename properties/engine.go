@@ -122,6 +122,10 @@ type engineWorkload struct {
 	m      model
 	open   *persy.Prepared
 	openTx int
+	// images are the buffers Check takes its crash images into, reused
+	// from one crash state to the next: every disk booted on one is done
+	// with when Check returns.
+	images [3][]byte
 	// disk is the simulated disk the run writes, nil on another
 	// storage; barriers the barriers it had made at the last
 	// acknowledgement that moved lastAck.
@@ -731,10 +735,11 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 	if d.Size() == 0 && !w.created {
 		return nil
 	}
-	img0, err := d.CrashImage(diskmodel.Func(func(string, int) int { return 0 }), nil)
+	img0, err := d.CrashImage(diskmodel.Func(func(string, int) int { return 0 }), w.images[0])
 	if err != nil {
 		return err
 	}
+	w.images[0] = img0.Data
 	profile := d.Profile()
 	yields := int64(0)
 	d1, err := diskmodel.FromImage(img0, diskmodel.Options{Profile: profile, Yield: func(*diskmodel.Disk, diskmodel.Op) error { yields++; return nil }})
@@ -789,10 +794,11 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 		return err
 	}
 	// I7: recovering the recovered file writes nothing.
-	img1, err := d1.CrashImage(diskmodel.Func(func(string, int) int { return 0 }), nil)
+	img1, err := d1.CrashImage(diskmodel.Func(func(string, int) int { return 0 }), w.images[1])
 	if err != nil {
 		return err
 	}
+	w.images[1] = img1.Data
 	writes := 0
 	d2, err := diskmodel.FromImage(img1, diskmodel.Options{Profile: profile, Yield: func(_ *diskmodel.Disk, op diskmodel.Op) error {
 		if op.Kind != diskmodel.OpClose {
@@ -837,10 +843,11 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 		db3.Close()
 		return fmt.Errorf("I7: recovery went on past the crash at its yield %d of %d", at, yields)
 	}
-	img3, err := d3.CrashImage(noMedia{diskmodel.Seeded(seed)}, nil)
+	img3, err := d3.CrashImage(noMedia{diskmodel.Seeded(seed)}, w.images[2])
 	if err != nil {
 		return err
 	}
+	w.images[2] = img3.Data
 	d4, err := diskmodel.FromImage(img3, diskmodel.Options{Profile: profile})
 	if err != nil {
 		return err

@@ -133,10 +133,10 @@ type Disk struct {
 
 	mu       sync.Mutex
 	live     live
-	shadow   []byte // what the live bytes hold if every store used WriteAt
-	durable  []byte // what survives a crash, for units without history
-	size     int64  // live size
-	dSize    int64  // durable size
+	shadow   pages // what the live bytes hold if every store used WriteAt
+	durable  pages // what survives a crash, for units without history
+	size     int64 // live size
+	dSize    int64 // durable size
 	sizes    []int64
 	hist     [][][]byte // per unit: versions written since its last barrier
 	prior    [][]byte   // per unit: its durable version before its last barrier changed it, for lost writes
@@ -166,7 +166,10 @@ func New(o Options) *Disk {
 
 // FromImage returns a disk holding img as its durable and live content: the
 // machine rebooted after a crash. It fails with an error wrapping
-// fs.ErrNotExist if the crash left no file.
+// fs.ErrNotExist if the crash left no file. The disk reads img.Data,
+// never writes it, and may keep reading it while it is used: img.Data
+// must not change until the disk is no longer used. Many disks may boot
+// on one image.
 func FromImage(img *Image, o Options) (*Disk, error) {
 	if !img.Exists {
 		return nil, fmt.Errorf("diskmodel: the crash left no file: %w", errNotExist)
@@ -178,18 +181,25 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 }
 
 // load makes data the disk's live and durable content, with no history:
-// what a machine boots on. The copies are made by append, which, unlike
-// make, does not clear memory it then overwrites: exploring reboots a disk
-// for every crash state, and clearing was most of its cost.
+// what a machine boots on. The live bytes are a copy, made by append,
+// which, unlike make, does not clear memory it then overwrites; the
+// durable and shadow bytes share data's pages until they change.
 func (d *Disk) load(data []byte) {
 	n := int64(len(data))
 	whole := roundUp(n, mmapfile.PageBytes)
-	padded := func() []byte {
-		b := append([]byte(nil), data...) // a copy, never data itself
-		return append(b, make([]byte, whole-n)...)
+	b := append([]byte(nil), data...) // a copy, never data itself
+	b = append(b, make([]byte, whole-n)...)
+	d.live = live{gens: [][]byte{b}}
+	base := data[:n-n%mmapfile.PageBytes]
+	d.shadow, d.durable = sharedPages(base), sharedPages(base)
+	if tail := n % mmapfile.PageBytes; tail > 0 {
+		// The last page, short in data, is the disk's own, padded.
+		own := b[n-tail : whole : whole]
+		for _, ps := range []*pages{&d.shadow, &d.durable} {
+			ps.p = append(ps.p, append([]byte(nil), own...))
+			ps.own = append(ps.own, true)
+		}
 	}
-	d.live = live{gens: [][]byte{padded()}}
-	d.shadow, d.durable = padded(), padded()
 	units := int(whole) / d.unit
 	d.hist, d.prior, d.priorAt = make([][][]byte, units), make([][]byte, units), make([]uint64, units)
 	d.backed, d.took = make([]bool, units), make([]bool, units)
@@ -358,8 +368,8 @@ func (d *Disk) Grow(size int64) error {
 func (d *Disk) growLocked(size int64) {
 	d.live.grow(size)
 	whole := roundUp(size, mmapfile.PageBytes)
-	d.shadow = append(d.shadow, make([]byte, whole-int64(len(d.shadow)))...)
-	d.durable = append(d.durable, make([]byte, whole-int64(len(d.durable)))...)
+	d.shadow.grow(whole)
+	d.durable.grow(whole)
 	units := int(whole) / d.unit
 	d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
 	d.prior = append(d.prior, make([][]byte, units-len(d.prior))...)
@@ -386,7 +396,7 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 	// A store into a view that this write would cover up must not go
 	// unseen: the kernel could have written it back already.
 	if d.bypass == nil {
-		if i := d.live.diffRange(d.shadow, off, int64(len(p))); i >= 0 {
+		if i := d.live.diffRange(&d.shadow, off, int64(len(p))); i >= 0 {
 			d.bypass = &BypassError{Off: i}
 		}
 	}
@@ -394,7 +404,7 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 		return d.bypass
 	}
 	d.live.write(p, off)
-	copy(d.shadow[off:], p)
+	d.shadow.write(p, off)
 	d.c.Writes++
 	d.c.WrittenBytes += int64(len(p))
 	if len(p) == 0 {
@@ -408,9 +418,10 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 
 // record appends the unit's current shadow content to its history.
 func (d *Disk) record(u int) {
-	cur := d.shadow[u*d.unit : (u+1)*d.unit]
+	off := int64(u * d.unit)
+	cur := d.shadow.unit(off, d.unit)
 	h := d.hist[u]
-	last := d.durable[u*d.unit : (u+1)*d.unit]
+	last := d.durable.unit(off, d.unit)
 	if h == nil {
 		d.dirty = append(d.dirty, u)
 		d.sorted = false
@@ -504,12 +515,13 @@ func (d *Disk) persistLocked(lo, hi int) {
 			kept = append(kept, u)
 			continue
 		}
-		old, cur := d.durable[u*d.unit:(u+1)*d.unit], d.shadow[u*d.unit:(u+1)*d.unit]
+		off := int64(u * d.unit)
+		old, cur := d.durable.unit(off, d.unit), d.shadow.unit(off, d.unit)
 		if d.o.Profile.Media && !bytes.Equal(old, cur) {
 			d.prior[u] = append(d.prior[u][:0], old...)
 			d.priorAt[u] = d.barriers
 		}
-		copy(old, cur)
+		d.durable.setUnit(cur, off)
 		d.backed[u] = true
 		d.c.HistoryBytes -= int64(len(d.hist[u]) * d.unit)
 		d.hist[u] = nil
@@ -524,7 +536,7 @@ func (d *Disk) checkBypassLocked() error {
 	if d.bypass != nil || d.scanned == d.c.Yields+1 {
 		return d.bypass
 	}
-	if off := d.live.diffRange(d.shadow, 0, d.size); off >= 0 {
+	if off := d.live.diffRange(&d.shadow, 0, d.size); off >= 0 {
 		d.bypass = &BypassError{Off: off}
 		return d.bypass
 	}

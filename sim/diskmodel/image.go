@@ -79,7 +79,7 @@ func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, err
 		size = sizes[ch.Choose(LabelSize, len(sizes))]
 	}
 	data := grow(buf, int(size))
-	copy(data, d.durable[:size])
+	d.durable.read(data, 0)
 	if !d.sorted {
 		slices.Sort(d.dirty)
 		d.sorted = true
@@ -191,7 +191,7 @@ func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 		if to >= from {
 			to++
 		}
-		src := d.shadow[from*mmapfile.PageBytes : (from+1)*mmapfile.PageBytes]
+		src := d.shadow.unit(int64(from)*mmapfile.PageBytes, mmapfile.PageBytes)
 		dst := data[to*mmapfile.PageBytes : min((to+1)*mmapfile.PageBytes, len(data))]
 		copy(dst, src)
 		return

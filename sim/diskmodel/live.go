@@ -1,10 +1,6 @@
 package diskmodel
 
-import (
-	"bytes"
-
-	"github.com/gopersy/persy/mmapfile"
-)
+import "github.com/gopersy/persy/mmapfile"
 
 // live holds the bytes the engine sees, in generations of doubling
 // capacity, each covering the file from byte 0. A view comes from the
@@ -54,16 +50,14 @@ func (l *live) write(p []byte, off int64) {
 
 // diffRange returns the first byte of [off, off+n) where a generation
 // differs from want, or -1.
-func (l *live) diffRange(want []byte, off, n int64) int64 {
+func (l *live) diffRange(want *pages, off, n int64) int64 {
 	for _, g := range l.gens {
-		hi := min(int64(len(g)), off+n)
-		if off >= hi || bytes.Equal(g[off:hi], want[off:hi]) {
+		hi := min(int64(len(g)), off+n, want.len())
+		if off >= hi {
 			continue
 		}
-		for i := off; i < hi; i++ {
-			if g[i] != want[i] {
-				return i
-			}
+		if i := want.diff(g, off, hi); i >= 0 {
+			return i
 		}
 	}
 	return -1
