@@ -390,14 +390,15 @@ const nodeCacheEntries = 4096
 // each time. It evicts in insertion order: what it holds depends only on
 // the reads made, never on map order.
 type nodeCache struct {
-	mu   sync.Mutex
-	m    map[nodeKey]*index.Node
-	ring []nodeKey
-	next int
+	mu    sync.Mutex
+	m     map[nodeKey]*index.Node
+	ring  []nodeKey // grows by append up to limit: most databases never fill it
+	limit int
+	next  int
 }
 
-func newNodeCache(n int) *nodeCache {
-	return &nodeCache{m: map[nodeKey]*index.Node{}, ring: make([]nodeKey, 0, n)}
+func newNodeCache(limit int) *nodeCache {
+	return &nodeCache{m: map[nodeKey]*index.Node{}, limit: limit}
 }
 
 func (c *nodeCache) get(k nodeKey) *index.Node {
@@ -412,7 +413,7 @@ func (c *nodeCache) put(k nodeKey, n *index.Node) {
 	if _, ok := c.m[k]; ok {
 		return
 	}
-	if len(c.ring) < cap(c.ring) {
+	if len(c.ring) < c.limit {
 		c.ring = append(c.ring, k)
 	} else {
 		delete(c.m, c.ring[c.next])
