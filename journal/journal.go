@@ -766,15 +766,15 @@ func lost(s mmapfile.Storage, st page.State, t Tail) error {
 	// durable and is lost: no crash leaves one there, since the journal
 	// writes that address with sequence NextSeq first and nothing else
 	// reuses it before a newer root state frees it.
-	if h, _, err := page.Read(s, t.Next); err == nil {
+	if h, _, ok := page.Probe(s, t.Next); ok {
 		if h.Type == page.TypeJournal && h.Seq > t.NextSeq || h.Type != page.TypeJournal && h.Seq > st.Gen {
 			return &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("where journal page of sequence %d goes, a %v page of sequence %d written after root state %d: a newer root state is lost", t.NextSeq, h.Type, h.Seq, st.Gen)}
 		}
 	}
 	witness, claim := "the root state", st.JournalDurable
 	for _, sp := range st.JournalSpare[:st.JournalSpareCount] {
-		h, p, err := page.Read(s, sp)
-		if err != nil || h.Type != page.TypeJournal || h.Exp != PageExp || len(p) < pageHead {
+		h, p, ok := page.Probe(s, sp)
+		if !ok || h.Type != page.TypeJournal || h.Exp != PageExp || len(p) < pageHead {
 			continue
 		}
 		if d := binary.LittleEndian.Uint64(p[durableOff:]); d > claim {

@@ -315,9 +315,17 @@ func parseHeader(b []byte) Header {
 // the checksum and old content says addr, since every page written at
 // addr says addr; only payload bytes of a larger page that once covered
 // addr could forge one, by holding a whole valid page with its checksum.
+//
+// It reads the header before it checks anything costly: journal recovery
+// probes every sector of an OS page this way, most of them holding no
+// page or a page of their own.
 func Misplaced(s mmapfile.Storage, addr int64) (int64, bool) {
-	h, _, err := Read(s, addr)
-	if err == nil || h.Exp == 0 || h.Addr == addr { // valid, no page there, or its own
+	size := s.Size()
+	if addr < 0 || addr%MinBytes != 0 || addr > size-HeaderSize {
+		return 0, false
+	}
+	h, ok := RawHeader(s.Bytes(addr, HeaderSize))
+	if !ok || h.Addr == addr || addr > size-int64(h.Bytes()) { // no page there, its own, or past the end
 		return 0, false
 	}
 	if _, _, err := Decode(s.Bytes(addr, h.Bytes()), h.Addr); err != nil {
@@ -342,6 +350,23 @@ func Read(s mmapfile.Storage, addr int64) (Header, []byte, error) {
 		return Header{}, nil, corrupt(addr, "a %d-byte page past the end of a file of %d bytes", n, size)
 	}
 	return Decode(s.Bytes(addr, 1<<exp), addr)
+}
+
+// Probe is Read for a caller that expects to find no page there and
+// needs no reason: it returns false where Read returns an error. It
+// rejects a slot whose header names no page size or type before it builds
+// anything, so probing unwritten or zeroed space allocates nothing:
+// recovery probes where the journal would go on and every spare.
+func Probe(s mmapfile.Storage, addr int64) (Header, []byte, bool) {
+	size := s.Size()
+	if addr < 0 || addr%MinBytes != 0 || addr > size-HeaderSize {
+		return Header{}, nil, false
+	}
+	if _, ok := RawHeader(s.Bytes(addr, HeaderSize)); !ok {
+		return Header{}, nil, false
+	}
+	h, p, err := Read(s, addr)
+	return h, p, err == nil
 }
 
 // Write encodes a page and writes it at h.Addr of s through buf, which

@@ -260,7 +260,7 @@ func Unformatted(s mmapfile.Storage) bool {
 		return false
 	}
 	for addr := int64(FirstPage); addr+HeaderSize <= size; addr += MinBytes {
-		if _, _, err := Read(s, addr); err == nil {
+		if _, _, ok := Probe(s, addr); ok {
 			return false
 		}
 	}
