@@ -677,7 +677,7 @@ func recoveredOffering(s mmapfile.Storage) (*persy.DB, []string, model, error) {
 // redoes in the file.
 func readOnlyReads(img *diskmodel.Image, profile diskmodel.Profile, want model, exact bool) error {
 	writes := 0
-	d, err := diskmodel.FromImage(img, diskmodel.Options{Profile: profile, Yield: func(_ *diskmodel.Disk, op diskmodel.Op) error {
+	d, err := diskmodel.FromImage(img, diskmodel.Options{Profile: profile, Frozen: true, Yield: func(_ *diskmodel.Disk, op diskmodel.Op) error {
 		if op.Kind != diskmodel.OpClose {
 			writes++
 		}
@@ -800,7 +800,7 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 	}
 	w.images[1] = img1.Data
 	writes := 0
-	d2, err := diskmodel.FromImage(img1, diskmodel.Options{Profile: profile, Yield: func(_ *diskmodel.Disk, op diskmodel.Op) error {
+	d2, err := diskmodel.FromImage(img1, diskmodel.Options{Profile: profile, Frozen: true, Yield: func(_ *diskmodel.Disk, op diskmodel.Op) error {
 		if op.Kind != diskmodel.OpClose {
 			writes++
 		}

@@ -114,7 +114,16 @@ type Options struct {
 	// the disk's state stays as it was. Any other error is returned by the
 	// call, which then has no effect.
 	Yield func(d *Disk, op Op) error
+	// Frozen boots a disk on its image without copying it, for a run
+	// that must change nothing: a check that an open writes nothing. Its
+	// WriteAt and Grow fail with ErrFrozen and change nothing, as a
+	// read-only mapping does; the image must not change while the disk
+	// is used. Copying the image is most of what booting a disk costs.
+	Frozen bool
 }
+
+// ErrFrozen is what a frozen disk's WriteAt and Grow return.
+var ErrFrozen = errors.New("diskmodel: a write to a frozen disk")
 
 // Counters count what a Disk has done.
 type Counters struct {
@@ -187,16 +196,22 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 func (d *Disk) load(data []byte) {
 	n := int64(len(data))
 	whole := roundUp(n, mmapfile.PageBytes)
-	b := append([]byte(nil), data...) // a copy, never data itself
-	b = append(b, make([]byte, whole-n)...)
-	d.live = live{gens: [][]byte{b}}
-	base := data[:n-n%mmapfile.PageBytes]
+	tail := n % mmapfile.PageBytes
+	if d.o.Frozen {
+		// Views read data itself: nothing writes the live bytes.
+		d.live = live{gens: [][]byte{data[:n:n]}}
+	} else {
+		b := append([]byte(nil), data...) // a copy, never data itself
+		b = append(b, make([]byte, whole-n)...)
+		d.live = live{gens: [][]byte{b}}
+	}
+	base := data[:n-tail]
 	d.shadow, d.durable = sharedPages(base), sharedPages(base)
-	if tail := n % mmapfile.PageBytes; tail > 0 {
+	if tail > 0 {
 		// The last page, short in data, is the disk's own, padded.
-		own := b[n-tail : whole : whole]
 		for _, ps := range []*pages{&d.shadow, &d.durable} {
-			ps.p = append(ps.p, append([]byte(nil), own...))
+			own := append(make([]byte, 0, mmapfile.PageBytes), data[n-tail:]...)
+			ps.p = append(ps.p, own[:mmapfile.PageBytes])
 			ps.own = append(ps.own, true)
 		}
 	}
@@ -352,6 +367,9 @@ func (d *Disk) Grow(size int64) error {
 	if size <= d.size {
 		return nil
 	}
+	if d.o.Frozen {
+		return ErrFrozen
+	}
 	if size > MaxBytes {
 		d.c.FailedGrows++
 		return fmt.Errorf("diskmodel: grow to %d, past the simulated disk's %d bytes: %w", size, int64(MaxBytes), syscall.ENOSPC)
@@ -392,6 +410,9 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 	}
 	if err := mmapfile.CheckWrite(off, len(p), d.size); err != nil {
 		return err
+	}
+	if d.o.Frozen {
+		return ErrFrozen
 	}
 	// A store into a view that this write would cover up must not go
 	// unseen: the kernel could have written it back already.

@@ -1,0 +1,87 @@
+package diskmodel_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/gopersy/persy/sim/diskmodel"
+)
+
+// testImage is 2.5 OS pages of a pattern: whole pages a disk shares with
+// the image until it writes them, and a short last page of its own.
+func testImage() *diskmodel.Image {
+	data := make([]byte, 2*page+page/2)
+	for i := range data {
+		data[i] = byte(i*7 + 3)
+	}
+	return &diskmodel.Image{Exists: true, Data: data}
+}
+
+// TestDisksOnOneImageKeepTheirWrites: disks booted on one image share its
+// pages until they write them; a write, durable or not, reaches neither
+// the image nor another disk booted on it.
+func TestDisksOnOneImageKeepTheirWrites(t *testing.T) {
+	img := testImage()
+	orig := bytes.Clone(img.Data)
+	a, err := diskmodel.FromImage(img, diskmodel.Options{})
+	must(t, err)
+	b, err := diskmodel.FromImage(img, diskmodel.Options{})
+	must(t, err)
+	must(t, a.WriteAt([]byte("first page"), 10))
+	must(t, a.WriteAt([]byte("across a page boundary"), page-5))
+	must(t, a.WriteAt([]byte("tail"), 2*page+100))
+	must(t, a.Sync())
+	must(t, a.WriteAt([]byte("unsynced"), page+200))
+
+	if !bytes.Equal(img.Data, orig) {
+		t.Fatal("a write to a disk changed the image it booted on")
+	}
+	if got := b.Bytes(0, len(orig)); !bytes.Equal(got, orig) {
+		t.Fatal("a write to one disk shows on another booted on the same image")
+	}
+	if got := image(t, b, always(true)).Data; !bytes.Equal(got, orig) {
+		t.Fatal("a crash image of the unwritten disk differs from the image it booted on")
+	}
+	want := bytes.Clone(orig)
+	copy(want[10:], "first page")
+	copy(want[page-5:], "across a page boundary")
+	copy(want[2*page+100:], "tail")
+	if got := image(t, a, always(false)).Data; !bytes.Equal(got, want) {
+		t.Fatal("the crash image losing every unsynced write is not the image and the synced writes")
+	}
+	copy(want[page+200:], "unsynced")
+	if got := image(t, a, always(true)).Data; !bytes.Equal(got, want) {
+		t.Fatal("the crash image keeping every write is not the image and every write")
+	}
+	if got := a.Bytes(0, len(want)); !bytes.Equal(got, want) {
+		t.Fatal("the written disk does not read its writes")
+	}
+}
+
+// TestFrozenDiskWritesNothing: a frozen disk reads its image, refuses
+// writes and grows with ErrFrozen, and leaves the image as it was.
+func TestFrozenDiskWritesNothing(t *testing.T) {
+	img := testImage()
+	orig := bytes.Clone(img.Data)
+	d, err := diskmodel.FromImage(img, diskmodel.Options{Frozen: true})
+	must(t, err)
+	if got := d.Bytes(0, len(orig)); !bytes.Equal(got, orig) {
+		t.Fatal("a frozen disk does not read its image")
+	}
+	if err := d.WriteAt([]byte("x"), 5); !errors.Is(err, diskmodel.ErrFrozen) {
+		t.Fatalf("WriteAt on a frozen disk = %v, want ErrFrozen", err)
+	}
+	if err := d.Grow(int64(len(orig)) + page); !errors.Is(err, diskmodel.ErrFrozen) {
+		t.Fatalf("Grow on a frozen disk = %v, want ErrFrozen", err)
+	}
+	must(t, d.Grow(page)) // no growth: nothing to refuse
+	must(t, d.Sync())
+	if d.Size() != int64(len(orig)) || !bytes.Equal(img.Data, orig) {
+		t.Fatal("a frozen disk changed its size or its image")
+	}
+	if got := image(t, d, always(true)).Data; !bytes.Equal(got, orig) {
+		t.Fatal("a crash image of a frozen disk differs from its image")
+	}
+	must(t, d.Close())
+}
