@@ -126,6 +126,9 @@ type engineWorkload struct {
 	// from one crash state to the next: every disk booted on one is done
 	// with when Check returns.
 	images [3][]byte
+	// lives are the buffers the disks Check boots copy their images
+	// into, reused likewise.
+	lives [3][]byte
 	// disk is the simulated disk the run writes, nil on another
 	// storage; barriers the barriers it had made at the last
 	// acknowledgement that moved lastAck.
@@ -742,7 +745,7 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 	w.images[0] = img0.Data
 	profile := d.Profile()
 	yields := int64(0)
-	d1, err := diskmodel.FromImage(img0, diskmodel.Options{Profile: profile, Yield: func(*diskmodel.Disk, diskmodel.Op) error { yields++; return nil }})
+	d1, err := diskmodel.FromImage(img0, diskmodel.Options{Profile: profile, Buffer: w.live(0, img0), Yield: func(*diskmodel.Disk, diskmodel.Op) error { yields++; return nil }})
 	if err != nil {
 		return err
 	}
@@ -830,7 +833,7 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 	seed := uint64(crc32.Checksum(img0.Data, crcTable))<<32 | uint64(len(img0.Data))
 	at := int64(seed % uint64(yields))
 	n := int64(0)
-	d3, err := diskmodel.FromImage(img0, diskmodel.Options{Profile: profile, Yield: func(*diskmodel.Disk, diskmodel.Op) error {
+	d3, err := diskmodel.FromImage(img0, diskmodel.Options{Profile: profile, Buffer: w.live(1, img0), Yield: func(*diskmodel.Disk, diskmodel.Op) error {
 		if n++; n > at {
 			return diskmodel.ErrCrashed
 		}
@@ -848,7 +851,7 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 		return err
 	}
 	w.images[2] = img3.Data
-	d4, err := diskmodel.FromImage(img3, diskmodel.Options{Profile: profile})
+	d4, err := diskmodel.FromImage(img3, diskmodel.Options{Profile: profile, Buffer: w.live(2, img3)})
 	if err != nil {
 		return err
 	}
@@ -863,6 +866,15 @@ func (w *engineWorkload) Check(r sim.Reboot) error {
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// live returns buffer i of w.lives, with room for img's live bytes and
+// some growth: a disk booted on img copies it there.
+func (w *engineWorkload) live(i int, img *diskmodel.Image) []byte {
+	if n := len(img.Data) + 2*mmapfile.PageBytes; cap(w.lives[i]) < n {
+		w.lives[i] = make([]byte, 0, 2*n)
+	}
+	return w.lives[i]
+}
 
 // noMedia answers no to media faults: a crash inside recovery tears and
 // loses writes; bit flips are another property's.

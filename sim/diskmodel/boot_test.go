@@ -85,3 +85,22 @@ func TestFrozenDiskWritesNothing(t *testing.T) {
 	}
 	must(t, d.Close())
 }
+
+// TestBootIntoABuffer: a disk booted into a used buffer reads its image
+// and zeros past it, whatever the buffer held.
+func TestBootIntoABuffer(t *testing.T) {
+	img := testImage()
+	buf := bytes.Repeat([]byte{0xff}, 4*page)
+	d, err := diskmodel.FromImage(img, diskmodel.Options{Buffer: buf[:0]})
+	must(t, err)
+	if got := d.Bytes(0, len(img.Data)); !bytes.Equal(got, img.Data) {
+		t.Fatal("a disk booted into a buffer does not read its image")
+	}
+	if &buf[0] != &d.Bytes(0, 1)[0] {
+		t.Fatal("a disk with room in its buffer did not boot into it")
+	}
+	must(t, d.Grow(3*page))
+	if got := d.Bytes(int64(len(img.Data)), 3*page-len(img.Data)); !bytes.Equal(got, make([]byte, len(got))) {
+		t.Fatal("bytes past the image read what the buffer held, not zeros")
+	}
+}

@@ -120,6 +120,12 @@ type Options struct {
 	// read-only mapping does; the image must not change while the disk
 	// is used. Copying the image is most of what booting a disk costs.
 	Frozen bool
+	// Buffer, if it has room, is where FromImage copies the image for
+	// the disk's live bytes, instead of into new memory. Its contents
+	// belong to the disk until the disk is no longer used: an explorer
+	// that boots disks one after another passes each the buffer of the
+	// one before, whose memory is warm where new memory is not.
+	Buffer []byte
 }
 
 // ErrFrozen is what a frozen disk's WriteAt and Grow return.
@@ -201,8 +207,15 @@ func (d *Disk) load(data []byte) {
 		// Views read data itself: nothing writes the live bytes.
 		d.live = live{gens: [][]byte{data[:n:n]}}
 	} else {
-		b := append([]byte(nil), data...) // a copy, never data itself
-		b = append(b, make([]byte, whole-n)...)
+		var b []byte
+		if buf := d.o.Buffer; int64(cap(buf)) >= whole {
+			b = buf[:whole]
+			copy(b, data)
+			clear(b[n:])
+		} else {
+			b = append([]byte(nil), data...) // a copy, never data itself
+			b = append(b, make([]byte, whole-n)...)
+		}
 		d.live = live{gens: [][]byte{b}}
 	}
 	base := data[:n-tail]
