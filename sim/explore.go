@@ -87,6 +87,7 @@ type explorer struct {
 	cfg      Config
 	rep      Report
 	buf      []byte
+	boot     []byte              // the rebooted disks' live bytes, reused (execution.state)
 	policies []diskmodel.Chooser // the whole-image policies of cfg's profile
 }
 
@@ -154,7 +155,7 @@ func (e *explorer) exhaustiveWith(ch diskmodel.Chooser, offset int) *Schedule {
 		seen := map[string]bool{}
 		for _, c := range images {
 			rec := &diskmodel.Recorder{Inner: c}
-			img, err := x.state(rec, e.buf)
+			img, err := x.state(rec, e.buf, &e.boot)
 			key := choicesText(rec.Choices)
 			if img != nil {
 				e.buf = img.Data
@@ -195,7 +196,7 @@ func (e *explorer) random(t *rapid.T) *Schedule {
 			return false
 		}
 		rec := &diskmodel.Recorder{Inner: diskmodel.Rapid(t)}
-		img, err := x.state(rec, e.buf)
+		img, err := x.state(rec, e.buf, &e.boot)
 		if img != nil {
 			e.buf = img.Data
 		}

@@ -57,7 +57,7 @@ func replay(s *Schedule, w Workload, exact bool) (Result, error) {
 			return false
 		}
 		crashOp, crashed = op, true
-		img, checkErr = x.state(image, nil)
+		img, checkErr = x.state(image, nil, nil)
 		return true
 	})
 	fitErr := run.Err()

@@ -49,7 +49,8 @@ type Program interface {
 // A Reboot is what a machine finds after a crash.
 type Reboot struct {
 	// Storage is a fresh simulated disk holding the crash image, nil if
-	// the crash left no file.
+	// the crash left no file. It is valid until Check returns: the
+	// runner boots the next crash state in the same memory.
 	Storage mmapfile.Storage
 	// Damaged reports a media fault in the image (a flipped bit, a
 	// misdirected page write): durability is not promised for it, only
@@ -228,9 +229,12 @@ func (x *execution) crash() {
 }
 
 // state materializes the crash image that ch decides at the current
-// yield, reboots onto it and runs the check. It returns the check's
-// failure and the image.
-func (x *execution) state(ch diskmodel.Chooser, buf []byte) (*diskmodel.Image, error) {
+// yield, in buf's memory, reboots onto it and runs the check. It returns
+// the check's failure and the image. A non-nil boot is the memory the
+// rebooted disk's live bytes go to, kept from one state to the next:
+// memory in use is warm, where new memory the runtime had given back to
+// the OS copies at page-fault speed.
+func (x *execution) state(ch diskmodel.Chooser, buf []byte, boot *[]byte) (*diskmodel.Image, error) {
 	w := &damageWatch{inner: ch}
 	img, err := x.disk.CrashImage(relay{w}, buf)
 	if err != nil {
@@ -238,7 +242,14 @@ func (x *execution) state(ch diskmodel.Chooser, buf []byte) (*diskmodel.Image, e
 	}
 	r := Reboot{Damaged: w.damaged}
 	if img.Exists {
-		d, err := diskmodel.FromImage(img, diskmodel.Options{Profile: x.cfg.Profile})
+		o := diskmodel.Options{Profile: x.cfg.Profile}
+		if boot != nil {
+			if n := len(img.Data) + 2*mmapfile.PageBytes; cap(*boot) < n {
+				*boot = make([]byte, 0, 2*n)
+			}
+			o.Buffer = *boot
+		}
+		d, err := diskmodel.FromImage(img, o)
 		if err != nil {
 			return img, fmt.Errorf("sim: reboot onto the crash image: %w", err)
 		}

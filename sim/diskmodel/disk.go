@@ -229,7 +229,10 @@ func (d *Disk) load(data []byte) {
 		}
 	}
 	units := int(whole) / d.unit
-	d.hist, d.prior, d.priorAt = make([][][]byte, units), make([][]byte, units), make([]uint64, units)
+	// hist is made at the first write, prior and priorAt only where
+	// media faults are: booting a disk for every crash state, most of
+	// which write little, made them for nothing.
+	d.hist, d.prior, d.priorAt = nil, nil, nil
 	d.backed, d.took = make([]bool, units), make([]bool, units)
 	for u := range d.backed {
 		d.backed[u] = true
@@ -402,9 +405,13 @@ func (d *Disk) growLocked(size int64) {
 	d.shadow.grow(whole)
 	d.durable.grow(whole)
 	units := int(whole) / d.unit
-	d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
-	d.prior = append(d.prior, make([][]byte, units-len(d.prior))...)
-	d.priorAt = append(d.priorAt, make([]uint64, units-len(d.priorAt))...)
+	if d.hist != nil {
+		d.hist = append(d.hist, make([][][]byte, units-len(d.hist))...)
+	}
+	if d.prior != nil {
+		d.prior = append(d.prior, make([][]byte, units-len(d.prior))...)
+		d.priorAt = append(d.priorAt, make([]uint64, units-len(d.priorAt))...)
+	}
 	d.backed = append(d.backed, make([]bool, units-len(d.backed))...)
 	d.took = append(d.took, make([]bool, units-len(d.took))...)
 	d.size = size
@@ -452,6 +459,9 @@ func (d *Disk) WriteAt(p []byte, off int64) error {
 
 // record appends the unit's current shadow content to its history.
 func (d *Disk) record(u int) {
+	if d.hist == nil {
+		d.hist = make([][][]byte, len(d.backed))
+	}
 	off := int64(u * d.unit)
 	cur := d.shadow.unit(off, d.unit)
 	h := d.hist[u]
@@ -552,6 +562,9 @@ func (d *Disk) persistLocked(lo, hi int) {
 		off := int64(u * d.unit)
 		old, cur := d.durable.unit(off, d.unit), d.shadow.unit(off, d.unit)
 		if d.o.Profile.Media && !bytes.Equal(old, cur) {
+			if d.prior == nil {
+				d.prior, d.priorAt = make([][]byte, len(d.backed)), make([]uint64, len(d.backed))
+			}
 			d.prior[u] = append(d.prior[u][:0], old...)
 			d.priorAt[u] = d.barriers
 		}
