@@ -43,6 +43,8 @@ var kindNames = [...]string{KindStart: "start", KindInsert: "insert", KindUpdate
 	KindPrepare: "prepare", KindCommit: "commit", KindRollback: "rollback", KindCleanup: "cleanup",
 	KindSlotBefore: "slot-before"}
 
+// String names the kind, as errors print it, or kindN for a value that
+// is no kind.
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
 		return kindNames[k]

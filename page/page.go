@@ -43,11 +43,12 @@ const (
 	stampOff = 28 // u32 the write's stamp on a stamped page, zero on others
 )
 
-// A stamped page carries its write's stamp, a checksum of what that write
-// put in the page, in its header and in the last StampBytes bytes of every
-// later sector; its payload fills the rest, in order. The pages written
-// in place are stamped: the journal's, whose addresses a writer resumed
-// after a crash writes again, and the root slots.
+// StampBytes is the size of a stamp. A stamped page carries its write's
+// stamp, a checksum of what that write put in the page, in its header and
+// in the last StampBytes bytes of every later sector; its payload fills
+// the rest, in order. The pages written in place are stamped: the
+// journal's, whose addresses a writer resumed after a crash writes
+// again, and the root slots.
 //
 // The stamps keep a page torn across two writes from validating. A
 // crash may leave at such an address a page torn between an old write
@@ -85,6 +86,7 @@ const (
 var typeNames = [...]string{TypeRoot: "root", TypeRootSlot: "root slot", TypeFree: "free", TypeJournal: "journal",
 	TypeData: "data", TypeAddress: "address", TypeIndex: "index", TypeCatalog: "catalogue"}
 
+// String names the type, or typeN for a value that is no type.
 func (t Type) String() string {
 	if t > 0 && t < typeEnd {
 		return typeNames[t]
@@ -104,6 +106,7 @@ type CorruptError struct {
 	Reason string // what is wrong with it
 }
 
+// Error says which page is corrupt and why.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("persy: corrupt page at %d: %s", e.Page, e.Reason)
 }

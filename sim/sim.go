@@ -109,6 +109,7 @@ func Strategies() []Strategy { return []Strategy{Barriers, Yields, Sweep, Random
 
 var strategyNames = map[Strategy]string{Barriers: "barriers", Yields: "yields", Sweep: "sweep", Random: "random"}
 
+// String names the strategy as persy sim's -strategy flag spells it.
 func (s Strategy) String() string {
 	if n, ok := strategyNames[s]; ok {
 		return n
@@ -305,6 +306,7 @@ type PanicError struct {
 	Stack []byte // not part of a trace: it names the machine's paths
 }
 
+// Error says where the panic was and with what value.
 func (e *PanicError) Error() string { return fmt.Sprintf("sim: %s panicked: %v", e.Where, e.Value) }
 
 // protect runs fn and turns its panic into a *PanicError, except a panic
