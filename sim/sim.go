@@ -132,7 +132,8 @@ type Config struct {
 	Workload Workload
 	Profile  diskmodel.Profile // the zero value is diskmodel.LinuxStrict
 	Strategy Strategy          // the zero value is Barriers
-	// Every, for Yields, crashes at every Every-th yield only; zero means 1.
+	// Every, for Yields, crashes at every Every-th yield only; zero means
+	// the workload's own Workload.Every, and 1 if that is zero too.
 	Every int
 	// Checks is the number of runs rapid makes; zero leaves rapid's own
 	// setting (-rapid.checks, RAPID_CHECKS).
