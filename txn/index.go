@@ -597,6 +597,8 @@ func (tx *Tx) keyChange(name string, kt, vt index.Type, key []byte) (*txIndex, e
 func (iv *IndexView) Close() { iv.done() }
 
 // Values returns the values of key, in order, as the view sees them.
+// They are borrowed: committed values are shared with the database's
+// cache of decoded nodes, and the caller must not change them.
 func (iv *IndexView) Values(key []byte) ([][]byte, error) {
 	vals, err := index.Values(iv.src, iv.root, key)
 	if err != nil {
@@ -615,7 +617,8 @@ func (iv *IndexView) Values(key []byte) ([][]byte, error) {
 
 // Range yields the keys from lo to hi that hold values, in order (the
 // reverse if desc), each with its values in order, until yield returns
-// false.
+// false. The keys and values are borrowed, as Values' are: yield must not
+// change them.
 func (iv *IndexView) Range(lo, hi index.Bound, desc bool, yield func(key []byte, vals [][]byte) bool) error {
 	return index.Merge(iv.pend, lo, hi, desc, func(y func(index.Pair) bool) error {
 		return index.Walk(iv.src, iv.root, lo, hi, desc, y)
