@@ -78,7 +78,7 @@ const (
 	TypeJournal                  // a page of the journal
 	TypeData                     // a record's data
 	TypeAddress                  // a segment's address slots
-	TypeIndex                    // a B+tree node
+	TypeIndex                    // reserved: index nodes are records, on data pages
 	TypeCatalog                  // a page of the catalogue of segments
 	typeEnd
 )
