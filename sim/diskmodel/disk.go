@@ -7,7 +7,7 @@
 // comes from a Chooser, so a run is deterministic and replayable.
 //
 // Yield points are the calls that change state: Grow, WriteAt, SyncRange,
-// Sync and Close. Reads are not yield points: a crash between a read and
+// Sync, Close and PowerCut. Reads are not yield points: a crash between a read and
 // the next mutation leaves the same states as a crash at that mutation.
 package diskmodel
 
