@@ -106,8 +106,9 @@ type Options struct {
 	CheckpointBytes int
 	// ManualSync turns the background worker off: commits made with
 	// TxOptions.BackgroundSync become durable only at DB.Sync, a
-	// synchronous commit or Close. The crash simulator sets it so that
-	// the background step is one it drives.
+	// synchronous commit, a checkpoint (DB.Checkpoint, or one a commit
+	// runs as the journal grows) or Close. The crash simulator sets it
+	// so that the background step is one it drives.
 	ManualSync bool
 	// ReadOnly opens the file for reading only, as bbolt's option does:
 	// under a shared lock (read-only handles in any number of processes
