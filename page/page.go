@@ -121,7 +121,7 @@ type Header struct {
 	Type Type   // what it holds
 	Addr int64  // its own address
 	Seq  uint64 // the sequence number it was written under
-	Used int    // payload bytes in use, at most Capacity(Exp)
+	Used int    // payload bytes in use, at most CapacityOf(Type, Exp)
 }
 
 // Bytes is the page's size.
@@ -251,7 +251,8 @@ func stampedSpans(size int) iter.Seq2[int, int] {
 // header and its payload (a slice of buf; a copy for a stamped page).
 // Every check failing is a *CorruptError: a size that does not match, an
 // unknown type, a CRC mismatch, an address other than addr (a misdirected
-// write), a payload longer than the page, a stamp missing or unlike the
+// write), a payload longer than the page, reserved header bytes or bytes
+// after the payload that are not zero, a stamp missing or unlike the
 // header's.
 func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	if len(buf) < HeaderSize {
