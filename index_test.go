@@ -613,3 +613,29 @@ func TestIndexBadInput(t *testing.T) {
 		t.Errorf("a put on a Tx no Begin made")
 	}
 }
+
+// TestIndexBadNodeSizeCreatesNothing: a CreateIndex refused for its
+// Options.IndexNodeBytes leaves nothing behind in the transaction, so a
+// transaction that goes on and commits leaves no index without a
+// definition.
+func TestIndexBadNodeSizeCreatesNothing(t *testing.T) {
+	db := openIndexDB(t, Options{ManualSync: true, IndexNodeBytes: 50})
+	err := db.Update(func(tx *Tx) error {
+		if err := CreateIndex[int8, int8](tx, "i", Replace); err == nil {
+			t.Error("a node size of 50 bytes was accepted")
+		}
+		if ok, err := tx.IndexExists("i"); err != nil || ok {
+			t.Errorf("after the refused create, IndexExists = %v, %v", ok, err)
+		}
+		return nil
+	})
+	mustT(t, err)
+	mustT(t, db.View(func(s *Snapshot) error {
+		infos, err := s.Indexes()
+		if err != nil || len(infos) != 0 {
+			t.Errorf("after the commit, Indexes = %v, %v; want none", infos, err)
+		}
+		return nil
+	}))
+	mustT(t, db.Check())
+}

@@ -110,7 +110,8 @@ func (tx *Tx) CreateIndex(name string, kt, vt index.Type, m Mode) error {
 	if _, _, err := tx.anySegID(indexPrefix + name); err == nil {
 		return fmt.Errorf("%w: %q", ErrIndexExists, name)
 	}
-	id := tx.createSegment(indexPrefix + name)
+	// Checked before the index's segment is created: a create refused
+	// leaves nothing in the transaction.
 	nodeBytes := tx.db.opts.IndexNodeBytes
 	if nodeBytes == 0 {
 		nodeBytes = index.DefaultNodeBytes
@@ -118,6 +119,7 @@ func (tx *Tx) CreateIndex(name string, kt, vt index.Type, m Mode) error {
 	if nodeBytes < index.MinNodeBytes || nodeBytes > index.MaxNodeBytes {
 		return fmt.Errorf("persy: Options.IndexNodeBytes %d is outside %d..%d", nodeBytes, index.MinNodeBytes, index.MaxNodeBytes)
 	}
+	id := tx.createSegment(indexPrefix + name)
 	d := index.Def{Key: kt, Value: vt, Mode: m, NodeBytes: nodeBytes}
 	slot, err := tx.reserveSlot(id, false)
 	if err != nil {
