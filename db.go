@@ -15,11 +15,11 @@ type DB struct {
 // checksums or name another address, address slots pointing at pages
 // that are not data pages, catalogue, address and data pages that overlap
 // each other, the journal or the free lists, and pages leaked. Each
-// violation is a *CorruptError. It also checks every index tree as the
-// database has it in memory (ordered, balanced, separators bounding
-// their subtrees, every node reached once), since the file may not hold
-// the latest commits yet. It does not compare the file's records with
-// the database's memory.
+// violation is a *CorruptError. It checks every index tree twice (ordered,
+// balanced, separators bounding their subtrees, every node reached once):
+// as the file holds it, and as the database has it in memory, since the
+// file may not hold the latest commits yet. It does not compare the
+// file's records with the database's memory. Commits wait while it runs.
 func (db *DB) Check() error {
 	return db.e.Check()
 }
@@ -35,7 +35,8 @@ func Create(path string) error {
 // Open opens the database file at path. Transactions recovery finds
 // prepared and undecided are decided by opts.OnPrepared (commit if nil).
 // A second Open of the same file, in this process or another, fails with
-// ErrLocked.
+// ErrLocked, unless both opens are read-only (Options.ReadOnly): readers
+// share the file.
 func Open(path string, opts Options) (*DB, error) {
 	x, err := txn.Open(path, opts)
 	if err != nil {
@@ -50,7 +51,8 @@ func Open(path string, opts Options) (*DB, error) {
 // name beside it and linked into place, so a crash or a failing init never
 // leaves a file that a later OpenOrCreate would open without init. Of
 // creators racing on one path, one file wins; the others open it, or fail
-// with ErrLocked while another holds it.
+// with ErrLocked while another holds it. With Options.ReadOnly it creates
+// nothing: a missing file is an error wrapping fs.ErrNotExist.
 func OpenOrCreate(path string, opts Options, init func(tx *Tx) error) (*DB, error) {
 	x, err := txn.OpenOrCreate(path, opts, func(t *txn.Tx) error {
 		if init == nil {
@@ -96,17 +98,23 @@ func (db *DB) Sync() error {
 // Checkpoint writes every change committed since the last checkpoint into
 // the file's pages, stores a root state naming them and frees the journal
 // they were in: recovery after it has nothing of them to redo. Commits
-// run checkpoints on their own as the journal grows.
+// run checkpoints on their own as the journal grows. On a database
+// opened with Options.ReadOnly it fails with ErrReadOnly; with no room in
+// the file for the checkpoint it changes nothing and returns an error
+// wrapping syscall.ENOSPC, the journal still holding every commit.
 func (db *DB) Checkpoint() error {
 	return db.e.Checkpoint()
 }
 
 // Close makes every commit durable, writes a checkpoint and closes the
-// file. Prepared transactions not decided stay prepared in the file, for
+// file. The checkpoint is left out when there is nothing to write, when
+// the database is read-only, and when the file has no room for it: the
+// journal, durable by then, holds every commit for the next open.
+// Prepared transactions not decided stay prepared in the file, for
 // recovery to decide. Snapshots and transactions still open fail from
-// then on with ErrClosed. After a storage failure stopped the database,
-// Close still closes the file and returns that failure: commits not made
-// durable before it are left to recovery.
+// then on with ErrClosed, and so does a second Close. After a storage
+// failure stopped the database, Close still closes the file and returns
+// that failure: commits not made durable before it are left to recovery.
 func (db *DB) Close() error {
 	return db.e.Close()
 }

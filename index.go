@@ -135,7 +135,9 @@ type Index[K, V Key] struct {
 func IndexOf[K, V Key](name string) Index[K, V] { return Index[K, V]{Name: name} }
 
 // Put puts value v on key k: under Replace it overwrites the key's value;
-// under Cluster it adds v to the key's values.
+// under Cluster it adds v to the key's values; under Exclusive it adds v
+// too, and a key left holding two distinct values fails the prepare with
+// ErrDuplicateKey.
 func (ix Index[K, V]) Put(tx *Tx, k K, v V) error {
 	key, err := encodeKey(k)
 	if err != nil {

@@ -553,11 +553,13 @@ func TestIndexBadInput(t *testing.T) {
 	if _, err := s.Get(tx, strings.Repeat("k", MaxKeyBytes+1)); !errors.Is(err, ErrKeyTooBig) {
 		t.Errorf("a get of a key of MaxKeyBytes+1: %v", err)
 	}
-	if err := CreateIndex[int8, int8](tx, strings.Repeat("n", MaxIndexNameBytes+1), Replace); !errors.Is(err, ErrNameTooLong) {
+	// The sentinels serve segment and index names alike: an index's
+	// error must not speak of a segment.
+	if err := CreateIndex[int8, int8](tx, strings.Repeat("n", MaxIndexNameBytes+1), Replace); !errors.Is(err, ErrNameTooLong) || strings.Contains(err.Error(), "segment") {
 		t.Errorf("a name of MaxIndexNameBytes+1: %v", err)
 	}
 	mustT(t, CreateIndex[int8, int8](tx, strings.Repeat("n", MaxIndexNameBytes), Replace))
-	if err := CreateIndex[int8, int8](tx, "", Replace); !errors.Is(err, ErrEmptyName) {
+	if err := CreateIndex[int8, int8](tx, "", Replace); !errors.Is(err, ErrEmptyName) || strings.Contains(err.Error(), "segment") {
 		t.Errorf("an empty name: %v", err)
 	}
 	if err := CreateIndex[int8, int8](tx, "m", Mode(9)); err == nil {
@@ -610,4 +612,30 @@ func TestIndexBadInput(t *testing.T) {
 	if err := s.Put(&Tx{}, "k", nil); err == nil {
 		t.Errorf("a put on a Tx no Begin made")
 	}
+}
+
+// TestIndexBadNodeSizeCreatesNothing: a CreateIndex refused for its
+// Options.IndexNodeBytes leaves nothing behind in the transaction, so a
+// transaction that goes on and commits leaves no index without a
+// definition.
+func TestIndexBadNodeSizeCreatesNothing(t *testing.T) {
+	db := openIndexDB(t, Options{ManualSync: true, IndexNodeBytes: 50})
+	err := db.Update(func(tx *Tx) error {
+		if err := CreateIndex[int8, int8](tx, "i", Replace); err == nil {
+			t.Error("a node size of 50 bytes was accepted")
+		}
+		if ok, err := tx.IndexExists("i"); err != nil || ok {
+			t.Errorf("after the refused create, IndexExists = %v, %v", ok, err)
+		}
+		return nil
+	})
+	mustT(t, err)
+	mustT(t, db.View(func(s *Snapshot) error {
+		infos, err := s.Indexes()
+		if err != nil || len(infos) != 0 {
+			t.Errorf("after the commit, Indexes = %v, %v; want none", infos, err)
+		}
+		return nil
+	}))
+	mustT(t, db.Check())
 }

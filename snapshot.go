@@ -8,8 +8,8 @@ import (
 
 // Snapshot reads the database as it was when the snapshot was taken,
 // whatever commits later. It holds on to the pages it reads: Close it to
-// let them, and the journal, be reused. A Snapshot is safe for concurrent
-// use.
+// let them be reused (checkpoints free the journal whether or not
+// snapshots are open). A Snapshot is safe for concurrent use.
 type Snapshot struct {
 	s *txn.Snapshot
 }

@@ -8,9 +8,11 @@ import (
 // CheckTree walks the tree of definition d and returns the slots of its
 // nodes and every violation: a node that does not decode or is reached
 // twice, pairs out of order or outside their separators, leaves at
-// different depths, an inner node with one child, an empty node below
-// the root, a key or value that is not of the index's types, and a key
-// with two values in an index whose mode allows one.
+// different depths, an inner node with fewer than two children, an
+// empty leaf (the root included: an empty tree has no root node), a key
+// or value that is not of the index's types, and a key with two values
+// in an index whose mode allows one. It also returns the tree's depth:
+// the depth of its leaves, 0 for an empty tree.
 func CheckTree(src Source, d Def) (slots []uint64, depth int, errs []error) {
 	c := &checker{src: src, d: d, seen: map[uint64]bool{}, leafDepth: -1}
 	if d.Root != 0 {

@@ -453,7 +453,9 @@ func walk(src Source, slot uint64, lo, hi Bound, desc bool, yield func(Pair) boo
 	return true, nil
 }
 
-// Values returns the values of key in the tree at root, in order.
+// Values returns the values of key in the tree at root, in order. They
+// alias the nodes src returns, which are shared: callers never change
+// them.
 func Values(src Source, root uint64, key []byte) ([][]byte, error) {
 	var vs [][]byte
 	b := Bound{Included, key}

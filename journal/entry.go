@@ -25,13 +25,13 @@ const (
 	KindDelete                        // A segment, B record
 	KindCreateSegment                 // A segment id; Data its name
 	KindDropSegment                   // A segment id; Data its name
-	KindCreateIndex                   // A index id; Data its name and types
-	KindDropIndex                     // A index id; Data its name
+	KindCreateIndex                   // A index id; Data its name (not written by the engine: an index is a segment of its own, created and dropped as one)
+	KindDropIndex                     // A index id; Data its name (likewise)
 	KindPageAllocated                 // A the page (not written by the engine: it allocates only at checkpoints)
 	KindPageFreed                     // A the page (likewise)
 	KindPrepare                       // Data the caller's transaction id
 	KindCommit                        // Data the caller's transaction id, for a commit with no Prepare entry (one-phase)
-	KindRollback                      //
+	KindRollback                      // the transaction is rolled back (a prepared one decided so)
 	KindCleanup                       // (not written by the engine: a checkpoint cleans every decided transaction)
 	KindSlotBefore                    // A address page, B slot; Data a slot's before image (not written by the engine: nothing reaches the file's pages before its commit is durable)
 	kindEnd
@@ -43,6 +43,8 @@ var kindNames = [...]string{KindStart: "start", KindInsert: "insert", KindUpdate
 	KindPrepare: "prepare", KindCommit: "commit", KindRollback: "rollback", KindCleanup: "cleanup",
 	KindSlotBefore: "slot-before"}
 
+// String names the kind, as errors print it, or kindN for a value that
+// is no kind.
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
 		return kindNames[k]

@@ -36,8 +36,9 @@ type Options struct {
 // File is the Storage over a real file, memory-mapped in fixed regions that
 // overlap by MaxViewBytes (see regions). Regions are mapped as the file
 // grows and never remapped or moved, so a view from Bytes stays valid until
-// Close. A File holds an exclusive flock on its file: one handle per file,
-// in this process or any other; a read-only File holds a shared one. File is safe for concurrent use by multiple
+// Close. A File holds an exclusive lock on its file (flock; LockFileEx on
+// Windows): one handle per file, in this process or any other; a read-only
+// File holds a shared one. File is safe for concurrent use by multiple
 // goroutines, except that Close must not race with other calls.
 type File struct {
 	path          string
@@ -343,7 +344,8 @@ func (f *File) Sync() error {
 }
 
 // Close implements Storage: it unmaps every region, releases the lock and
-// closes the file. It does not sync.
+// closes the file; on Windows it also trims the file back to its live
+// size (see trimOnClose). It does not sync.
 func (f *File) Close() error {
 	f.growMu.Lock()
 	defer f.growMu.Unlock()

@@ -48,13 +48,16 @@ type Storage interface {
 	// SyncRange is a barrier for one range: when it returns nil, every byte
 	// of the OS pages covering [off, off+n) is durable with the content it
 	// had when SyncRange was called. It says nothing about other pages, nor
-	// about the file size (see Sync). On error the handle is poisoned.
+	// about the file size (see Sync). A barrier that fails poisons the
+	// handle; a call refused before it starts (ErrClosed, ErrPoisoned,
+	// ErrOutOfRange) does not.
 	SyncRange(off, n int64) error
 
 	// Sync is a full barrier: when it returns nil, every live byte and the
-	// live size are durable. On error the handle is poisoned: the pages
-	// count as clean although they may not have reached the disk, so a retry
-	// proves nothing.
+	// live size are durable. A barrier that fails poisons the handle: the
+	// pages count as clean although they may not have reached the disk, so a
+	// retry proves nothing. A call refused before it starts (ErrClosed,
+	// ErrPoisoned) does not.
 	Sync() error
 
 	// Close releases the storage. It is idempotent. Views returned by Bytes

@@ -483,13 +483,15 @@ func (a *Allocator) Pending() []Ref {
 
 // Commit makes the allocator's state durable together with the caller's:
 // it trims durable limbo pages off the end, puts the pending pages in
-// limbo (or, limbo full, lists them in new chunks), lets update set the root state's other fields, makes everything written
-// so far durable with Sync (the chunks, the caller's pages, the file
-// size) and then stores the root state. The pages freed since the last
-// Commit become free in the same root state that stops reading them, so
-// a caller may free the pages its own update stops using. A failure
-// leaves the allocator unusable: the storage is poisoned, the way on is
-// reopening.
+// limbo (or, limbo full, lists them in new chunks), lets update set the
+// root state's other fields, makes everything written so far durable
+// with Sync (the chunks, the caller's pages, the file size) and then
+// stores the root state. The pages freed since the last Commit become
+// free in the same root state that stops reading them, so a caller may
+// free the pages its own update stops using. A failure, whether of a
+// chunk page it could not allocate or write, of the barrier or of the
+// root state's store, leaves the allocator unusable (ErrAllocatorDone);
+// a failed barrier poisons the storage too. The way on is reopening.
 func (a *Allocator) Commit(update func(*State)) error {
 	return a.commit(update, false)
 }
@@ -631,7 +633,7 @@ func (a *Allocator) durableLimboAt(end int64) int {
 }
 
 func (a *Allocator) fail(err error) error {
-	a.err = fmt.Errorf("%w by a failed barrier: %w", ErrAllocatorDone, err)
+	a.err = fmt.Errorf("%w: %w", ErrAllocatorDone, err)
 	return err
 }
 
@@ -669,6 +671,7 @@ func (a *Allocator) writeChunks(gen uint64, exp uint8, rs, chunks []Ref) error {
 	return nil
 }
 
-// ErrAllocatorDone is wrapped by every call after a failed barrier (in
-// Commit, or the first Allocate settling a loaded state).
+// ErrAllocatorDone is wrapped by every call after a Commit failed (a
+// chunk page it could not allocate or write, a failed barrier or root
+// store) or the first Allocate failed to settle a loaded state.
 var ErrAllocatorDone = errors.New("page: allocator stopped")

@@ -43,11 +43,12 @@ const (
 	stampOff = 28 // u32 the write's stamp on a stamped page, zero on others
 )
 
-// A stamped page carries its write's stamp, a checksum of what that write
-// put in the page, in its header and in the last StampBytes bytes of every
-// later sector; its payload fills the rest, in order. The pages written
-// in place are stamped: the journal's, whose addresses a writer resumed
-// after a crash writes again, and the root slots.
+// StampBytes is the size of a stamp. A stamped page carries its write's
+// stamp, a checksum of what that write put in the page, in its header and
+// in the last StampBytes bytes of every later sector; its payload fills
+// the rest, in order. The pages written in place are stamped: the
+// journal's, whose addresses a writer resumed after a crash writes
+// again, and the root slots.
 //
 // The stamps keep a page torn across two writes from validating. A
 // crash may leave at such an address a page torn between an old write
@@ -77,7 +78,7 @@ const (
 	TypeJournal                  // a page of the journal
 	TypeData                     // a record's data
 	TypeAddress                  // a segment's address slots
-	TypeIndex                    // a B+tree node
+	TypeIndex                    // reserved: index nodes are records, on data pages
 	TypeCatalog                  // a page of the catalogue of segments
 	typeEnd
 )
@@ -85,6 +86,7 @@ const (
 var typeNames = [...]string{TypeRoot: "root", TypeRootSlot: "root slot", TypeFree: "free", TypeJournal: "journal",
 	TypeData: "data", TypeAddress: "address", TypeIndex: "index", TypeCatalog: "catalogue"}
 
+// String names the type, or typeN for a value that is no type.
 func (t Type) String() string {
 	if t > 0 && t < typeEnd {
 		return typeNames[t]
@@ -104,6 +106,7 @@ type CorruptError struct {
 	Reason string // what is wrong with it
 }
 
+// Error says which page is corrupt and why.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("persy: corrupt page at %d: %s", e.Page, e.Reason)
 }
@@ -118,7 +121,7 @@ type Header struct {
 	Type Type   // what it holds
 	Addr int64  // its own address
 	Seq  uint64 // the sequence number it was written under
-	Used int    // payload bytes in use, at most Capacity(Exp)
+	Used int    // payload bytes in use, at most CapacityOf(Type, Exp)
 }
 
 // Bytes is the page's size.
@@ -248,7 +251,8 @@ func stampedSpans(size int) iter.Seq2[int, int] {
 // header and its payload (a slice of buf; a copy for a stamped page).
 // Every check failing is a *CorruptError: a size that does not match, an
 // unknown type, a CRC mismatch, an address other than addr (a misdirected
-// write), a payload longer than the page, a stamp missing or unlike the
+// write), a payload longer than the page, reserved header bytes or bytes
+// after the payload that are not zero, a stamp missing or unlike the
 // header's.
 func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	if len(buf) < HeaderSize {

@@ -110,6 +110,7 @@ func Strategies() []Strategy { return []Strategy{Barriers, Yields, Sweep, Random
 
 var strategyNames = map[Strategy]string{Barriers: "barriers", Yields: "yields", Sweep: "sweep", Random: "random"}
 
+// String names the strategy as persy sim's -strategy flag spells it.
 func (s Strategy) String() string {
 	if n, ok := strategyNames[s]; ok {
 		return n
@@ -132,7 +133,8 @@ type Config struct {
 	Workload Workload
 	Profile  diskmodel.Profile // the zero value is diskmodel.LinuxStrict
 	Strategy Strategy          // the zero value is Barriers
-	// Every, for Yields, crashes at every Every-th yield only; zero means 1.
+	// Every, for Yields, crashes at every Every-th yield only; zero means
+	// the workload's own Workload.Every, and 1 if that is zero too.
 	Every int
 	// Checks is the number of runs rapid makes; zero leaves rapid's own
 	// setting (-rapid.checks, RAPID_CHECKS).
@@ -316,6 +318,7 @@ type PanicError struct {
 	Stack []byte // not part of a trace: it names the machine's paths
 }
 
+// Error says where the panic was and with what value.
 func (e *PanicError) Error() string { return fmt.Sprintf("sim: %s panicked: %v", e.Where, e.Value) }
 
 // protect runs fn and turns its panic into a *PanicError, except a panic

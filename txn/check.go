@@ -18,11 +18,11 @@ import (
 // checksums or name another address, address slots pointing at pages
 // that are not data pages, catalogue, address and data pages that overlap
 // each other, the journal or the free lists, and pages leaked. Each
-// violation is a *CorruptError. It also checks every index tree as the
-// database has it in memory (ordered, balanced, separators bounding
-// their subtrees, every node reached once), since the file may not hold
-// the latest commits yet. It does not compare the file's records with
-// the database's memory.
+// violation is a *CorruptError. It checks every index tree twice (ordered,
+// balanced, separators bounding their subtrees, every node reached once):
+// as the file holds it, and as the database has it in memory, since the
+// file may not hold the latest commits yet. It does not compare the
+// file's records with the database's memory. Commits wait while it runs.
 func (db *DB) Check() error {
 	if err := db.lockWriter(); err != nil {
 		return err

@@ -18,7 +18,7 @@ func (e *busyError) Error() string { return "persy: lock busy: " + e.key }
 type reqKind uint8
 
 const (
-	reqCommit         reqKind = iota + 1 // a one-phase commit: changes, prepare, commit
+	reqCommit         reqKind = iota + 1 // a one-phase commit: changes, then a commit entry, no prepare
 	reqPrepare                           // changes and prepare
 	reqDecideCommit                      // the commit of a prepared transaction
 	reqDecideRollback                    // the rollback of a prepared transaction

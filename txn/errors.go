@@ -18,8 +18,8 @@ var (
 	ErrTimeout          = errors.New("persy: timed out waiting for a lock")
 	ErrTxIDTooLong      = errors.New("persy: transaction id longer than MaxTxIDBytes")
 	ErrRecordTooBig     = errors.New("persy: record larger than MaxRecordBytes")
-	ErrNameTooLong      = errors.New("persy: segment name longer than MaxNameBytes")
-	ErrEmptyName        = errors.New("persy: empty segment name")
+	ErrNameTooLong      = errors.New("persy: name longer than its limit (MaxNameBytes, MaxIndexNameBytes)")
+	ErrEmptyName        = errors.New("persy: empty name")
 	ErrTxDone           = errors.New("persy: transaction already committed or rolled back")
 	// ErrInternal marks a bug in persy-go found by one of its checks of
 	// what cannot happen (a lock released that is not held, a slot

@@ -58,8 +58,8 @@ func (id *RecordID) UnmarshalBinary(b []byte) error {
 var idText = base32.HexEncoding.WithPadding(base32.NoPadding)
 
 // String returns the id's stable text form: its binary form in lower-case
-// base32 (extended hex alphabet), which sorts as the binary form does not,
-// but reads and copies well.
+// base32 (extended hex alphabet), which reads and copies well. Neither
+// form sorts in id order: the uvarints are little-endian groups of bits.
 func (id RecordID) String() string {
 	b, _ := id.MarshalBinary()
 	return strings.ToLower(idText.EncodeToString(b))

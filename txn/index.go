@@ -110,7 +110,8 @@ func (tx *Tx) CreateIndex(name string, kt, vt index.Type, m Mode) error {
 	if _, _, err := tx.anySegID(indexPrefix + name); err == nil {
 		return fmt.Errorf("%w: %q", ErrIndexExists, name)
 	}
-	id := tx.createSegment(indexPrefix + name)
+	// Checked before the index's segment is created: a create refused
+	// leaves nothing in the transaction.
 	nodeBytes := tx.db.opts.IndexNodeBytes
 	if nodeBytes == 0 {
 		nodeBytes = index.DefaultNodeBytes
@@ -118,6 +119,7 @@ func (tx *Tx) CreateIndex(name string, kt, vt index.Type, m Mode) error {
 	if nodeBytes < index.MinNodeBytes || nodeBytes > index.MaxNodeBytes {
 		return fmt.Errorf("persy: Options.IndexNodeBytes %d is outside %d..%d", nodeBytes, index.MinNodeBytes, index.MaxNodeBytes)
 	}
+	id := tx.createSegment(indexPrefix + name)
 	d := index.Def{Key: kt, Value: vt, Mode: m, NodeBytes: nodeBytes}
 	slot, err := tx.reserveSlot(id, false)
 	if err != nil {
@@ -598,6 +600,8 @@ func (tx *Tx) keyChange(name string, kt, vt index.Type, key []byte) (*txIndex, e
 func (iv *IndexView) Close() { iv.done() }
 
 // Values returns the values of key, in order, as the view sees them.
+// They are borrowed: committed values are shared with the database's
+// cache of decoded nodes, and the caller must not change them.
 func (iv *IndexView) Values(key []byte) ([][]byte, error) {
 	vals, err := index.Values(iv.src, iv.root, key)
 	if err != nil {
@@ -616,7 +620,8 @@ func (iv *IndexView) Values(key []byte) ([][]byte, error) {
 
 // Range yields the keys from lo to hi that hold values, in order (the
 // reverse if desc), each with its values in order, until yield returns
-// false.
+// false. The keys and values are borrowed, as Values' are: yield must not
+// change them.
 func (iv *IndexView) Range(lo, hi index.Bound, desc bool, yield func(key []byte, vals [][]byte) bool) error {
 	return index.Merge(iv.pend, lo, hi, desc, func(y func(index.Pair) bool) error {
 		return index.Walk(iv.src, iv.root, lo, hi, desc, y)

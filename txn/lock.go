@@ -34,8 +34,8 @@ func newLockTable() *lockTable {
 }
 
 // acquire takes every lock of reqs, which are in key order with no key
-// twice, waiting up to timeout for each (a negative timeout never waits).
-// On failure it holds none of them.
+// twice, waiting up to timeout in all, from its first wait (a negative
+// timeout never waits). On failure it holds none of them.
 func (lt *lockTable) acquire(reqs []lockReq, timeout time.Duration) error {
 	var deadline time.Time
 	for i, r := range reqs {

@@ -21,8 +21,8 @@ const (
 // largest size class.
 const MaxRecordBytes = segment.MaxRecordBytes
 
-// Strategy says how a transaction's prepare treats records that other
-// transactions changed since it touched them.
+// Strategy says how a transaction's prepare treats records and index
+// keys that other transactions changed since it touched them.
 type Strategy uint8
 
 const (
@@ -32,11 +32,11 @@ const (
 	// LastWin commits over changes made since: the last commit wins.
 	LastWin
 	// VersionOnWrite fails the prepare with ErrVersionNotLatest if a
-	// record the transaction updates or deletes changed since it first
-	// touched it.
+	// record the transaction updates or deletes, or an index key it
+	// changes, changed since it first touched it.
 	VersionOnWrite
-	// VersionOnRead does the same for every record the transaction read,
-	// too.
+	// VersionOnRead does the same for every record and index key the
+	// transaction read, too.
 	VersionOnRead
 )
 
@@ -106,8 +106,9 @@ type Options struct {
 	CheckpointBytes int
 	// ManualSync turns the background worker off: commits made with
 	// TxOptions.BackgroundSync become durable only at DB.Sync, a
-	// synchronous commit or Close. The crash simulator sets it so that
-	// the background step is one it drives.
+	// synchronous commit, a checkpoint (DB.Checkpoint, or one a commit
+	// runs as the journal grows) or Close. The crash simulator sets it
+	// so that the background step is one it drives.
 	ManualSync bool
 	// ReadOnly opens the file for reading only, as bbolt's option does:
 	// under a shared lock (read-only handles in any number of processes

@@ -128,10 +128,10 @@ func (tx *Tx) CreateSegment(name string) error {
 		return err
 	}
 	if len(name) > MaxNameBytes {
-		return fmt.Errorf("%w: %d bytes", ErrNameTooLong, len(name))
+		return fmt.Errorf("%w: a segment name of %d bytes", ErrNameTooLong, len(name))
 	}
 	if name == "" {
-		return ErrEmptyName
+		return fmt.Errorf("%w: an empty segment name", ErrEmptyName)
 	}
 	if reserved(name) {
 		return fmt.Errorf("%w: %q", ErrReservedName, name)

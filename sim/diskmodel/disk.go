@@ -7,7 +7,7 @@
 // comes from a Chooser, so a run is deterministic and replayable.
 //
 // Yield points are the calls that change state: Grow, WriteAt, SyncRange,
-// Sync and Close. Reads are not yield points: a crash between a read and
+// Sync, Close and PowerCut. Reads are not yield points: a crash between a read and
 // the next mutation leaves the same states as a crash at that mutation.
 package diskmodel
 
@@ -42,6 +42,7 @@ type BypassError struct {
 	Off int64 // first byte that differs from what WriteAt put there
 }
 
+// Error names the first byte changed without WriteAt.
 func (e *BypassError) Error() string {
 	return fmt.Sprintf("diskmodel: byte %d was changed without WriteAt (a store into a view)", e.Off)
 }
@@ -59,6 +60,8 @@ const (
 	OpPowerCut
 )
 
+// String names the yield point as traces print it, or opN for a value
+// that is no yield point.
 func (k OpKind) String() string {
 	switch k {
 	case OpGrow:
@@ -89,6 +92,7 @@ type Op struct {
 	CRC   uint32 // write: CRC32C of the data
 }
 
+// String is the op as one line of a trace: its yield, kind and arguments.
 func (o Op) String() string {
 	switch o.Kind {
 	case OpGrow:

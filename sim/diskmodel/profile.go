@@ -24,8 +24,9 @@ type Profile struct {
 	SyncFailures bool
 	// NoSpace lets Grow fail with ENOSPC.
 	NoSpace bool
-	// Media adds faults a crash does not cause but a checksum must detect:
-	// a flipped bit, a page written to the wrong place.
+	// Media adds faults a crash does not cause but the engine must detect:
+	// a flipped bit, a page written to the wrong place, a page write the
+	// device acknowledged and lost (the page keeps an older version).
 	Media bool
 }
 
