@@ -74,6 +74,11 @@ type Workload struct {
 	// for each run, so that runs together still reach every yield; zero
 	// means every yield. Config.Every, when set, overrides it.
 	Every int
+	// Share is the workload's share of a time budget (persy sim -time)
+	// beside the other workloads', for each of its rows; zero means 1. A
+	// workload whose crash states cost more and cover more of the engine
+	// gets more.
+	Share int
 	// New starts a run.
 	New func() Program
 	// Note, if set, says in one line what the workload's runs reached

@@ -2,11 +2,25 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gopersy/persy/sim"
 )
+
+// TestMain serves as a worker of persy sim when one of the tests starts
+// this binary as one.
+func TestMain(m *testing.M) {
+	if os.Getenv(workerEnv) != "" {
+		os.Exit(serveWorker(os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
 
 func TestSimTable(t *testing.T) {
 	var out, errs bytes.Buffer
@@ -50,5 +64,54 @@ func TestReplayMissingFile(t *testing.T) {
 	var out, errs bytes.Buffer
 	if code := replayFiles([]string{filepath.Join("..", "..", "sim", "testdata", "missing.schedule")}, &out, &errs); code != 1 {
 		t.Errorf("a missing file: exit %d", code)
+	}
+}
+
+// TestSimTimeBudget: with -time a row runs rounds until its share of
+// the budget is spent, more runs than one round.
+func TestSimTimeBudget(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := runSim([]string{"-time", "1s", "-parallel", "1", "-seed", "3", "-strategy", "barriers", "-profile", "linux-strict", "-workload", "^append-log$", "-out", t.TempDir()}, &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errs.String())
+	}
+	m := regexp.MustCompile(`(?m)^\s+append-log\s+linux-strict\s+barriers\s+(\d+)\s`).FindStringSubmatch(out.String())
+	if m == nil || !strings.Contains(out.String(), "a budget of 1s") {
+		t.Fatalf("no row, or no budget said:\n%s", out.String())
+	}
+	if runs, _ := strconv.Atoi(m[1]); runs <= sim.RoundChecks {
+		t.Fatalf("%d runs in a second of a workload whose runs take milliseconds: one round only", runs)
+	}
+}
+
+// TestSimExitsOneOnAMiss: a row gone wrong (here a broken workload one
+// run does not catch) ends with the table and exit status 1.
+func TestSimExitsOneOnAMiss(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := runSim([]string{"-checks", "1", "-parallel", "1", "-seed", "5", "-strategy", "random", "-workload", "^append-log-missing-barrier$", "-out", t.TempDir()}, &out, &errs)
+	if code != 1 || !regexp.MustCompile(`(?m)\sMISSED$`).MatchString(out.String()) || !strings.Contains(out.String(), "1 rows went wrong") {
+		t.Fatalf("exit %d, want 1 with the row MISSED:\n%s%s", code, out.String(), errs.String())
+	}
+}
+
+// TestSimProgressLine: the progress says the rows done, the crash states
+// so far, their rate, the time left and the rows under way.
+func TestSimProgressLine(t *testing.T) {
+	start := time.Unix(1000, 0)
+	b := &board{
+		f:       simFlags{budget: 100 * time.Second, parallel: 2, rows: []simRow{{Workload: "a", Profile: "p", Strategy: "s"}, {Workload: "b", Profile: "p", Strategy: "s"}}},
+		start:   start,
+		end:     start.Add(100 * time.Second),
+		results: []rowResult{{done: true, started: true, Report: sim.Report{States: 300}}, {started: true, Report: sim.Report{States: 100}}},
+	}
+	now := start.Add(40 * time.Second)
+	line := b.progressLine(now, false)
+	for _, want := range []string{"1/2 rows", "400 crash states", "10/s", "1m0s left", "b/p/s", "(40%)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress %q lacks %q", line, want)
+		}
+	}
+	if bar := b.progressLine(now, true); !strings.HasPrefix(bar, "[=========               ] ") {
+		t.Errorf("bar %q: want 40%% of 24 filled", bar)
 	}
 }
