@@ -104,3 +104,18 @@ func TestBootIntoABuffer(t *testing.T) {
 		t.Fatal("bytes past the image read what the buffer held, not zeros")
 	}
 }
+
+// TestBypassThroughAnOldViewDetected: a store through a view taken
+// before a grow, into the second page it covers, is found at the next
+// barrier.
+func TestBypassThroughAnOldViewDetected(t *testing.T) {
+	d := synced(t, diskmodel.LinuxStrict, 3*page)
+	v := d.Bytes(page+100, page) // pages 1 and 2
+	must(t, d.Grow(8*page))
+	must(t, d.WriteAt([]byte("elsewhere"), 6*page))
+	v[page-1] = 'Y' // what the engine must never do: byte 2*page+99
+	var be *diskmodel.BypassError
+	if err := d.Sync(); !errors.As(err, &be) || be.Off != 2*page+99 {
+		t.Fatalf("Sync after a store through an old view = %v, want BypassError at %d", err, 2*page+99)
+	}
+}

@@ -170,7 +170,8 @@ type Disk struct {
 	closed   bool
 	crashed  bool
 	bypass   error
-	scanned  int64 // d.c.Yields+1 when the live bytes were last found equal to shadow
+	scanned  int64  // d.c.Yields+1 when the live bytes were last found equal to shadow
+	viewed   []bool // per OS page: a view returned by Bytes covered it
 	c        Counters
 }
 
@@ -241,7 +242,7 @@ func (d *Disk) load(data []byte) {
 	for u := range d.backed {
 		d.backed[u] = true
 	}
-	d.dirty, d.sorted = nil, true
+	d.dirty, d.sorted, d.viewed = nil, true, nil
 	d.size, d.dSize, d.sizes = n, n, nil
 }
 
@@ -371,6 +372,15 @@ func (d *Disk) Bytes(off int64, n int) []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	mmapfile.CheckView(off, n, d.size)
+	if n > 0 {
+		last := int((off + int64(n) - 1) / mmapfile.PageBytes)
+		if last >= len(d.viewed) {
+			d.viewed = append(d.viewed, make([]bool, last+1-len(d.viewed))...)
+		}
+		for i := int(off / mmapfile.PageBytes); i <= last; i++ {
+			d.viewed[i] = true
+		}
+	}
 	return d.live.view(off, n)
 }
 
@@ -587,9 +597,17 @@ func (d *Disk) checkBypassLocked() error {
 	if d.bypass != nil || d.scanned == d.c.Yields+1 {
 		return d.bypass
 	}
-	if off := d.live.diffRange(&d.shadow, 0, d.size); off >= 0 {
-		d.bypass = &BypassError{Off: off}
-		return d.bypass
+	// Only a page a view has covered can hold a store that bypassed
+	// WriteAt: views are capped at what Bytes was asked for.
+	for i, seen := range d.viewed {
+		if !seen {
+			continue
+		}
+		off := int64(i) * mmapfile.PageBytes
+		if at := d.live.diffRange(&d.shadow, off, min(mmapfile.PageBytes, d.size-off)); at >= 0 {
+			d.bypass = &BypassError{Off: at}
+			return d.bypass
+		}
 	}
 	d.scanned = d.c.Yields + 1
 	return nil
