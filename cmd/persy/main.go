@@ -7,6 +7,24 @@
 //
 // A workload meant to be correct that fails, or one deliberately broken
 // that is not caught, makes the exit status 1.
+//
+// The other commands work on a database file:
+//
+//	persy check FILE
+//	persy stats FILE
+//	persy recover [--commit ID]... [--rollback ID]... FILE
+//	persy dump [--json] [--segment | --index] FILE NAME
+//
+// check runs the full consistency check and prints every violation;
+// stats prints the file's pages by kind, its free space, its journal,
+// its segments and indexes and its prepared transactions; recover lists
+// the transactions recovery finds and, given a decision for each
+// prepared one, carries them out and finishes the recovery; dump prints
+// the records of a segment, or the keys and values of an index, as text
+// or as JSON lines. All but recover with decisions open the file
+// read-only (a shared lock, recovery in memory) and never change it. A
+// file another process holds, a file that is not a database and a
+// violation found make the exit status 1; bad arguments make it 2.
 package main
 
 import (
@@ -20,13 +38,23 @@ import (
 const usage = `usage:
   persy sim [flags]        explore crashes of every workload, print a table (persy sim -h)
   persy replay FILE...     replay schedules a failure wrote; same as persy sim -replay
+  persy check FILE         check every page and index of a database; exit 1 on any violation
+  persy stats FILE         pages by kind, free space, journal, segments, indexes, prepared transactions
+  persy recover [--commit ID]... [--rollback ID]... FILE
+                           list the transactions recovery finds; decide the prepared ones and recover
+  persy dump [--json] [--segment | --index] FILE NAME
+                           print the records of a segment or the entries of an index
 `
 
 // commands are the commands, each given its arguments, standard output
 // and standard error, returning the exit status.
 var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"sim":    runSim,
-	"replay": replayFiles,
+	"sim":     runSim,
+	"replay":  replayFiles,
+	"check":   runCheck,
+	"stats":   runStats,
+	"recover": runRecover,
+	"dump":    runDump,
 }
 
 func main() {
