@@ -60,7 +60,11 @@ type Stats struct {
 // Records and index nodes committed since the last checkpoint are in
 // the journal until the next one writes them into pages: they count in
 // Segments and Indexes, not here.
-var PageKinds = []string{"root", "catalogue", "address", "data", "index", "journal", "journal spare", "free", "limbo", "retained"}
+var PageKinds = slices.Clone(pageKinds[:])
+
+// pageKinds are the kinds Stats labels its counts with: a copy a caller
+// changing PageKinds does not reach.
+var pageKinds = [...]string{"root", "catalogue", "address", "data", "index", "journal", "journal spare", "free", "limbo", "retained"}
 
 // PageCount is the number of pages of one kind and the bytes they take.
 type PageCount struct {
@@ -167,8 +171,8 @@ func (db *DB) Stats() (Stats, error) {
 func (db *DB) fileStats() (Stats, error) {
 	s, st := db.s, db.alloc.State()
 	out := Stats{FileBytes: s.Size(), EndBytes: st.End}
-	counts := make([]PageCount, len(PageKinds))
-	for i, k := range PageKinds {
+	counts := make([]PageCount, len(pageKinds))
+	for i, k := range pageKinds {
 		counts[i].Kind = k
 	}
 	add := func(kind int, r page.Ref) {
@@ -187,7 +191,7 @@ func (db *DB) fileStats() (Stats, error) {
 		kLimbo
 		kRetained
 	)
-	counts[kRoot] = PageCount{Kind: PageKinds[kRoot], Pages: 1, Bytes: page.FirstPage}
+	counts[kRoot] = PageCount{Kind: pageKinds[kRoot], Pages: 1, Bytes: page.FirstPage}
 
 	cat, refs, err := segment.ReadCatalog(s, st.Catalog, st.End)
 	if err != nil {
