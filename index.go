@@ -106,6 +106,67 @@ func (tx *Tx) Indexes() ([]IndexInfo, error) { return tx.t.Indexes() }
 // Indexes describes the indexes, sorted by name.
 func (s *Snapshot) Indexes() ([]IndexInfo, error) { return s.s.Indexes() }
 
+// IndexInfo describes the index named name: its types, mode and depth.
+func (s *Snapshot) IndexInfo(name string) (IndexInfo, error) { return s.s.IndexInfo(name) }
+
+// AnyEntry is one key of an index and its values, in value order, each
+// of the Go type the index was created with: what Snapshot.IndexEntries
+// yields.
+type AnyEntry struct {
+	Key    any
+	Values []any
+}
+
+// IndexEntries returns every key of the index named name in ascending
+// order with its values, decoded whatever the index's types: each key and
+// value is an int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+// Int128, Uint128, float32, float64, string, []byte or RecordID, as
+// IndexInfo's Key and Value say. It is for tools that do not know an
+// index's types, such as persy dump; code that knows them uses IndexOf.
+// An error ends the sequence as its last pair.
+func (s *Snapshot) IndexEntries(name string) iter.Seq2[AnyEntry, error] {
+	return func(yield func(AnyEntry, error) bool) {
+		info, err := s.s.IndexInfo(name)
+		if err != nil {
+			yield(AnyEntry{}, err)
+			return
+		}
+		iv, err := s.s.IndexView(name, info.Key, info.Value)
+		if err != nil {
+			yield(AnyEntry{}, err)
+			return
+		}
+		defer iv.Close()
+		var derr error
+		stopped := false
+		err = iv.Range(index.Bound{}, index.Bound{}, false, func(key []byte, vals [][]byte) bool {
+			e := AnyEntry{Values: make([]any, 0, len(vals))}
+			if e.Key, derr = decodeAny(info.Key, key); derr != nil {
+				return false
+			}
+			for _, b := range vals {
+				v, err := decodeAny(info.Value, b)
+				if err != nil {
+					derr = err
+					return false
+				}
+				e.Values = append(e.Values, v)
+			}
+			if !yield(e, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err == nil {
+			err = derr
+		}
+		if err != nil && !stopped {
+			yield(AnyEntry{}, err)
+		}
+	}
+}
+
 // IndexExists reports whether the index named name exists.
 func (s *Snapshot) IndexExists(name string) (bool, error) { return s.s.IndexExists(name) }
 

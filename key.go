@@ -171,3 +171,49 @@ func decode[K Key](b []byte) (K, error) {
 	}
 	return out.(K), nil
 }
+
+// decodeAny reads what encode wrote for a value of type t, as that type
+// boxed.
+func decodeAny(t index.Type, b []byte) (any, error) {
+	switch t {
+	case index.U8:
+		return boxed[uint8](b)
+	case index.U16:
+		return boxed[uint16](b)
+	case index.U32:
+		return boxed[uint32](b)
+	case index.U64:
+		return boxed[uint64](b)
+	case index.I8:
+		return boxed[int8](b)
+	case index.I16:
+		return boxed[int16](b)
+	case index.I32:
+		return boxed[int32](b)
+	case index.I64:
+		return boxed[int64](b)
+	case index.F32:
+		return boxed[float32](b)
+	case index.F64:
+		return boxed[float64](b)
+	case index.String:
+		return boxed[string](b)
+	case index.Bytes:
+		return boxed[[]byte](b)
+	case index.RecordID:
+		return boxed[RecordID](b)
+	case index.U128:
+		return boxed[Uint128](b)
+	case index.I128:
+		return boxed[Int128](b)
+	}
+	return nil, &CorruptError{Page: -1, Reason: fmt.Sprintf("an index entry of unknown %v", t)}
+}
+
+func boxed[K Key](b []byte) (any, error) {
+	v, err := decode[K](b)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

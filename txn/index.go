@@ -543,6 +543,29 @@ func (s *Snapshot) Indexes() ([]IndexInfo, error) {
 	return out, nil
 }
 
+// IndexInfo describes the index named name, whatever its types: with
+// them, IndexView reads it. It is for tools that decode an index by the
+// types it was created with.
+func (s *Snapshot) IndexInfo(name string) (IndexInfo, error) {
+	if err := s.check(); err != nil {
+		return IndexInfo{}, err
+	}
+	if s.v.seg(indexPrefix+name) == nil {
+		return IndexInfo{}, fmt.Errorf("%w: %q", ErrIndexNotFound, name)
+	}
+	src, root, err := versionTree(s.db, s.v, name)
+	if err != nil {
+		return IndexInfo{}, err
+	}
+	depth, err := treeDepth(src, root)
+	runtime.KeepAlive(s) // its cleanup must not unpin the version mid-read
+	if err != nil {
+		return IndexInfo{}, err
+	}
+	d := src.def
+	return IndexInfo{Name: name, Key: d.Key, Value: d.Value, Mode: d.Mode, Depth: depth}, nil
+}
+
 // IndexExists reports whether the index named name exists.
 func (s *Snapshot) IndexExists(name string) (bool, error) {
 	if err := s.check(); err != nil {

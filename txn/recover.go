@@ -291,7 +291,13 @@ func (r *Recovery) Finish() (*DB, error) {
 	r.finished = true
 	db := r.db
 	if db.opts.ReadOnly {
-		// Nothing is decided, nothing written: the prepared stay so.
+		// Nothing is decided, nothing written: the prepared stay so,
+		// and the database lists them as it lists its own.
+		for _, t := range r.txs {
+			if t.status == StatusPrepared {
+				db.prepared[t.jtx] = &preparedTx{jtx: t.jtx, id: bytes.Clone(t.id)}
+			}
+		}
 		return db, nil
 	}
 	var batch []*commitReq

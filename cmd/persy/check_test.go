@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The page types of package page, as the tests find pages by them.
+const (
+	typeData    = 5
+	typeAddress = 6
+)
+
+// TestCheckClean: a sound file checks clean, exit 0, and the check
+// changes nothing, though the file holds a prepared transaction that a
+// writer's recovery would decide.
+func TestCheckClean(t *testing.T) {
+	s := sampleFile(t, "xa-1")
+	before := readFile(t, s.path)
+	code, stdout, stderr := run("check", s.path)
+	if code != 0 || !regexp.MustCompile(`: clean: pages [1-9]\d*, segments 1, indexes 1, prepared transactions 1\n$`).MatchString(stdout) {
+		t.Fatalf("check of a sound file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	unchanged(t, s.path, before, "check")
+}
+
+// TestCheckCorruptDataPage: bytes flipped in a record's data page make
+// check exit 1 and name the page, its segment and its record; the check
+// changes nothing.
+func TestCheckCorruptDataPage(t *testing.T) {
+	s := sampleFile(t)
+	b := readFile(t, s.path)
+	victim := s.orders[1]
+	pages := pagesHolding(b, typeData, victim.Data)
+	if len(pages) != 1 {
+		t.Fatalf("record %q is on data pages %v, want one", victim.Data, pages)
+	}
+	addr := pages[0]
+	b[addr+32+2] ^= 0xff // a byte of the record
+	mustT(t, os.WriteFile(s.path, b, 0o644))
+
+	code, stdout, stderr := run("check", s.path)
+	if code != 1 {
+		t.Fatalf("check of a corrupt data page: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// The walk of the segment meets the page, and so does the walk of
+	// every reachable page: each says so.
+	want := fmt.Sprintf("\n  page %d: segment \"orders\", record %v: checksum ", addr, victim.ID)
+	if !regexp.MustCompile(`^`+regexp.QuoteMeta(s.path)+`: \d+ violations?\n`).MatchString(stdout) || !strings.Contains(stdout, want) {
+		t.Fatalf("check output lacks the violation %q:\n%s", want, stdout)
+	}
+	unchanged(t, s.path, b, "check")
+}
+
+// TestCheckUnopenable: a file whose recovery meets a corrupt page does
+// not open: check says so, exit 1, and lists what the walk of the file
+// finds without recovery. A file that is no database, or none at all,
+// exits 1 with a message.
+func TestCheckUnopenable(t *testing.T) {
+	s := sampleFile(t)
+	b := readFile(t, s.path)
+	// Every address page, live or freed: the live ones' loss is what
+	// matters.
+	addrs := pagesOfType(b, typeAddress)
+	if len(addrs) == 0 {
+		t.Fatal("no address page found")
+	}
+	for _, addr := range addrs {
+		b[addr+100] ^= 0xff
+	}
+	mustT(t, os.WriteFile(s.path, b, 0o644))
+	code, stdout, stderr := run("check", s.path)
+	if code != 1 || !strings.Contains(stderr, s.path+" is corrupt and does not open: page ") {
+		t.Fatalf("check of a file whose address pages are corrupt: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "without recovery, as its last checkpoint left it:\n") ||
+		!regexp.MustCompile(`(?m)^  page \d+: segment "orders": checksum`).MatchString(stdout) {
+		t.Fatalf("check of an unopenable file lists no violation of segment orders:\n%s", stdout)
+	}
+	unchanged(t, s.path, b, "check")
+
+	junk := filepath.Join(t.TempDir(), "junk")
+	mustT(t, os.WriteFile(junk, []byte(strings.Repeat("not a database ", 10000)), 0o644))
+	for _, c := range []struct{ path, want string }{
+		{junk, junk + " is not a persy-go database"},
+		{filepath.Join(t.TempDir(), "none"), "none: no such file"},
+		{t.TempDir(), " is a directory"},
+	} {
+		if code, _, stderr := run("check", c.path); code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("check %s: exit %d, stderr %q, want %q", c.path, code, stderr, c.want)
+		}
+	}
+}
