@@ -25,7 +25,22 @@ type Result struct {
 	Failure string
 	// Cause is the error behind Failure, with its details.
 	Cause error
+	// Image is the crash image's account in words: the size it kept, and
+	// for each page with writes no barrier covered whether the crash lost
+	// it, persisted it or tore it, with the version each sector holds,
+	// and the media fault. It explains the trace's image decisions and is
+	// not part of the trace, so that the hashes of schedules written
+	// before it stay valid.
+	Image []string
 }
+
+// narrating is a Chooser that keeps the crash image's account.
+type narrating struct {
+	diskmodel.Chooser
+	lines []string
+}
+
+func (n *narrating) Narrate(line string) { n.lines = append(n.lines, line) }
 
 // Replay runs the schedule against w, which must be the workload it names,
 // and returns the trace. It fails if the schedule no longer fits the
@@ -46,6 +61,7 @@ func replay(s *Schedule, w Workload, exact bool) (Result, error) {
 	cfg := Config{Workload: w, Profile: profile}.withDefaults()
 	run := &diskmodel.Replay{Choices: s.Run}
 	image := &diskmodel.Replay{Choices: s.Image}
+	account := &narrating{Chooser: image}
 	var (
 		img      *diskmodel.Image
 		checkErr error
@@ -57,7 +73,7 @@ func replay(s *Schedule, w Workload, exact bool) (Result, error) {
 			return false
 		}
 		crashOp, crashed = op, true
-		img, checkErr = x.state(image, nil, nil)
+		img, checkErr = x.state(account, nil, nil)
 		return true
 	})
 	fitErr := run.Err()
@@ -107,7 +123,7 @@ func replay(s *Schedule, w Workload, exact bool) (Result, error) {
 			fmt.Fprintf(&b, "image %d bytes sha256 %x\n", len(img.Data), sum)
 		}
 	}
-	res := Result{Cause: fail}
+	res := Result{Cause: fail, Image: account.lines}
 	if fail != nil {
 		res.Failure = fail.Error()
 		fmt.Fprintf(&b, "failure %s\n", res.Failure)

@@ -272,6 +272,9 @@ type damageWatch struct {
 	damaged bool
 }
 
+// Narrate passes the crash image's account to inner, if it listens.
+func (w *damageWatch) Narrate(line string) { relay{w.inner}.Narrate(line) }
+
 func (w *damageWatch) Choose(label string, n int) int {
 	v := w.inner.Choose(label, n)
 	if diskmodel.IsMediaFault(label) && v == 1 {
@@ -302,6 +305,13 @@ type relay struct{ inner diskmodel.Chooser }
 
 // chooserPanic is a panic raised inside a Chooser.
 type chooserPanic struct{ value any }
+
+// Narrate passes the crash image's account to inner, if it listens.
+func (r relay) Narrate(line string) {
+	if n, ok := r.inner.(diskmodel.Narrator); ok {
+		n.Narrate(line)
+	}
+}
 
 func (r relay) Choose(label string, n int) (v int) {
 	defer func() {

@@ -523,6 +523,9 @@ func replayFiles(files []string, stdout, stderr io.Writer) int {
 		if res.Trace != "" {
 			fmt.Fprintf(stdout, "== %s\n%s", f, res.Trace)
 		}
+		if len(res.Image) > 0 {
+			fmt.Fprintf(stdout, "what the crash left, in words:\n  %s\n", strings.Join(res.Image, "\n  "))
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "persy sim: %v\n", err)
 			status = 1

@@ -3,6 +3,7 @@ package diskmodel_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gopersy/persy/sim/diskmodel"
@@ -117,5 +118,51 @@ func TestBypassThroughAnOldViewDetected(t *testing.T) {
 	var be *diskmodel.BypassError
 	if err := d.Sync(); !errors.As(err, &be) || be.Off != 2*page+99 {
 		t.Fatalf("Sync after a store through an old view = %v, want BypassError at %d", err, 2*page+99)
+	}
+}
+
+// account is a Chooser taking its answers from a list, by label, and
+// keeping the crash image's account.
+type account struct {
+	answers map[string][]int
+	lines   []string
+}
+
+func (a *account) Choose(label string, n int) int {
+	if len(a.answers[label]) == 0 {
+		return 0
+	}
+	v := a.answers[label][0]
+	a.answers[label] = a.answers[label][1:]
+	return v
+}
+
+func (a *account) Narrate(line string) { a.lines = append(a.lines, line) }
+
+// TestCrashImageAccount: a Narrator is told what the image made of each
+// decision, and the account matches the bytes: the page lost, the page
+// persisted, and the torn page's sector by sector versions.
+func TestCrashImageAccount(t *testing.T) {
+	d := synced(t, diskmodel.LinuxStrict, 4*page)
+	must(t, d.WriteAt(bytes.Repeat([]byte{1}, page), 0))
+	must(t, d.WriteAt(bytes.Repeat([]byte{2}, page), page))
+	must(t, d.WriteAt(bytes.Repeat([]byte{3}, 1024), 2*page))
+	must(t, d.WriteAt(bytes.Repeat([]byte{4}, 512), 2*page+512))
+	a := &account{answers: map[string][]int{
+		diskmodel.LabelPage: {diskmodel.PageLost, diskmodel.PagePersisted, diskmodel.PageMixed},
+		diskmodel.LabelUnit: {2, 1},
+	}}
+	img, err := d.CrashImage(a, nil)
+	must(t, err)
+	want := []string{
+		"page 0: lost, 8 sectors keep their durable version",
+		"page 4096: persisted, 8 sectors at their newest version",
+		"page 8192: torn, by sector: 8192 version 1 of 1, 8704 version 1 of 2",
+	}
+	if got := strings.Join(a.lines, "\n"); got != strings.Join(want, "\n") {
+		t.Fatalf("the account:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	if img.Data[0] != 0 || img.Data[page] != 2 || img.Data[2*page] != 3 || img.Data[2*page+512] != 3 {
+		t.Fatal("the image does not hold what its account says")
 	}
 }

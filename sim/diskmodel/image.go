@@ -1,8 +1,10 @@
 package diskmodel
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/gopersy/persy/mmapfile"
 )
@@ -62,21 +64,37 @@ func (d *Disk) CrashImage(ch Chooser, buf []byte) (*Image, error) {
 	return d.crashImageLocked(ch, buf, true)
 }
 
+// A Narrator is a Chooser that CrashImage also tells, in words, what it
+// made of each decision: which pages a crash lost, persisted or tore,
+// which version each sector of a torn page holds, and the media fault.
+// Replay prints it under the trace.
+type Narrator interface {
+	Chooser
+	Narrate(line string)
+}
+
 // crashImageLocked is CrashImage, under d.mu, with the profile's media
 // faults only if media is set.
 func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, error) {
+	say := func(string, ...any) {}
+	n, narrate := ch.(Narrator)
+	if narrate {
+		say = func(format string, a ...any) { n.Narrate(fmt.Sprintf(format, a...)) }
+	}
 	ch = clamped{ch}
 	if err := d.checkBypassLocked(); err != nil {
 		return nil, err
 	}
 	d.c.Images++
 	if !d.created && ch.Choose(LabelCreated, 2) == 0 {
+		say("the file's creation was never synced and is lost: no file")
 		return &Image{}, nil
 	}
 	size := d.dSize
 	if len(d.sizes) > 0 {
 		sizes := append([]int64{d.dSize}, d.sizes...)
 		size = sizes[ch.Choose(LabelSize, len(sizes))]
+		say("size %d bytes, of the sizes %v since the last Sync", size, sizes)
 	}
 	data := grow(buf, int(size))
 	d.durable.read(data, 0)
@@ -108,6 +126,7 @@ func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, err
 			break // beyond the durable size: gone whatever was written
 		}
 		mode := ch.Choose(LabelPage, PageChoices)
+		var torn []string
 		for _, u := range units {
 			lo := int64(u * d.unit)
 			if lo >= size {
@@ -136,9 +155,29 @@ func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, err
 			default:
 				garbageFill(dst)
 			}
+			if narrate && mode == PageMixed {
+				what := fmt.Sprintf("version %d of %d", v, len(h))
+				switch {
+				case v == 0:
+					what = "durable"
+				case v > len(h):
+					what = "garbage"
+				}
+				torn = append(torn, fmt.Sprintf("%d %s", lo, what))
+			}
+		}
+		switch off := int64(page) * mmapfile.PageBytes; {
+		case !narrate:
+		case mode == PageLost:
+			say("page %d: lost, %d sectors keep their durable version", off, len(units))
+		case mode == PagePersisted:
+			say("page %d: persisted, %d sectors at their newest version", off, len(units))
+		default:
+			say("page %d: torn, by sector: %s", off, strings.Join(torn, ", "))
 		}
 	}
 	if p.GarbageOnExtend && size > d.dSize && ch.Choose(LabelExtendGarbage, 2) == 1 {
+		say("the extension past %d bytes holds garbage where nothing reached the disk", d.dSize)
 		// The extension's bytes in units no version of which reached the
 		// disk, before or in this image, hold garbage.
 		for u := int(d.dSize) / d.unit; int64(u*d.unit) < size; u++ {
@@ -152,7 +191,7 @@ func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, err
 		d.took[u] = false
 	}
 	if media && p.Media && size > 0 {
-		d.mediaFaults(ch, data)
+		d.mediaFaults(ch, data, say)
 	}
 	return &Image{Exists: true, Data: data}, nil
 }
@@ -169,11 +208,12 @@ func (d *Disk) crashImageLocked(ch Chooser, buf []byte, media bool) (*Image, err
 // in the newest root copy, which then reads as torn, and a misdirected
 // write over the journal pages written since the copy before), and no
 // single-copy format can tell the older state it leaves from a crash.
-func (d *Disk) mediaFaults(ch Chooser, data []byte) {
+func (d *Disk) mediaFaults(ch Chooser, data []byte, say func(string, ...any)) {
 	pages := (len(data) + mmapfile.PageBytes - 1) / mmapfile.PageBytes
 	if ch.Choose(LabelBitFlip, 2) == 1 {
 		bit := ch.Choose(LabelFlipBit, len(data)*8)
 		data[bit/8] ^= 1 << (bit % 8)
+		say("media: bit %d of byte %d flipped", bit%8, bit/8)
 		return
 	}
 	unitsPerPage := mmapfile.PageBytes / d.unit
@@ -194,6 +234,7 @@ func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 		src := d.shadow.unit(int64(from)*mmapfile.PageBytes, mmapfile.PageBytes)
 		dst := data[to*mmapfile.PageBytes : min((to+1)*mmapfile.PageBytes, len(data))]
 		copy(dst, src)
+		say("media: the write-back of page %d landed on page %d, and page %d kept what it held", from*mmapfile.PageBytes, to*mmapfile.PageBytes, from*mmapfile.PageBytes)
 		return
 	}
 	// A lost write: a page keeps what it held before the last barrier
@@ -221,6 +262,7 @@ func (d *Disk) mediaFaults(ch Chooser, data []byte) {
 				copy(data[u*d.unit:min((u+1)*d.unit, len(data))], old)
 			}
 		}
+		say("media: page %d lost the write of barrier %d: it holds what it held before", p*mmapfile.PageBytes, last)
 	}
 }
 
