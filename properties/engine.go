@@ -696,15 +696,21 @@ func readOnlyReads(img *diskmodel.Image, profile diskmodel.Profile, want model, 
 	if err != nil {
 		return fmt.Errorf("read-only: opening a file recovery opens: %w", err)
 	}
-	defer db.Close()
 	snap, err := db.Snapshot()
 	if err != nil {
+		db.Close()
 		return err
 	}
-	defer snap.Close()
 	got, err := dump(snap)
+	snap.Close()
 	if err != nil {
+		db.Close()
 		return fmt.Errorf("read-only: reading: %w", err)
+	}
+	// The frozen disk's Close finds a store through a view, which would
+	// have changed the image other disks boot on.
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("read-only: closing: %w", err)
 	}
 	if writes > 0 {
 		return fmt.Errorf("read-only: the open made %d writes", writes)

@@ -243,7 +243,11 @@ func (x *execution) crash() {
 // the OS copies at page-fault speed.
 func (x *execution) state(ch diskmodel.Chooser, buf []byte, boot *[]byte) (*diskmodel.Image, error) {
 	w := &damageWatch{inner: ch}
-	img, err := x.disk.CrashImage(relay{w}, buf)
+	var c diskmodel.Chooser = relay{w}
+	if _, ok := ch.(diskmodel.Narrator); ok {
+		c = narratingRelay{relay{w}} // only a listener pays for the account
+	}
+	img, err := x.disk.CrashImage(c, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +277,7 @@ type damageWatch struct {
 }
 
 // Narrate passes the crash image's account to inner, if it listens.
-func (w *damageWatch) Narrate(line string) { relay{w.inner}.Narrate(line) }
+func (w *damageWatch) Narrate(line string) { narratingRelay{relay{w.inner}}.Narrate(line) }
 
 func (w *damageWatch) Choose(label string, n int) int {
 	v := w.inner.Choose(label, n)
@@ -306,8 +310,11 @@ type relay struct{ inner diskmodel.Chooser }
 // chooserPanic is a panic raised inside a Chooser.
 type chooserPanic struct{ value any }
 
-// Narrate passes the crash image's account to inner, if it listens.
-func (r relay) Narrate(line string) {
+// narratingRelay is a relay that passes the crash image's account on
+// to inner, if it listens.
+type narratingRelay struct{ relay }
+
+func (r narratingRelay) Narrate(line string) {
 	if n, ok := r.inner.(diskmodel.Narrator); ok {
 		n.Narrate(line)
 	}

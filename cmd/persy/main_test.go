@@ -17,6 +17,14 @@ import (
 // this binary as one.
 func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) != "" {
+		// A worker told to die once dies before its first row, the first
+		// time: TestSimWorkerDies.
+		if f := os.Getenv("PERSY_TEST_WORKER_DIES_ONCE"); f != "" {
+			if _, err := os.Stat(f); err != nil {
+				_ = os.WriteFile(f, nil, 0o644)
+				os.Exit(3)
+			}
+		}
 		os.Exit(serveWorker(os.Stdin, os.Stdout))
 	}
 	os.Exit(m.Run())
@@ -113,5 +121,35 @@ func TestSimProgressLine(t *testing.T) {
 	}
 	if bar := b.progressLine(now, true); !strings.HasPrefix(bar, "[=========               ] ") {
 		t.Errorf("bar %q: want 40%% of 24 filled", bar)
+	}
+}
+
+// TestSimWorkerDies: a worker that dies is replaced and its row explored
+// by the new one.
+func TestSimWorkerDies(t *testing.T) {
+	t.Setenv("PERSY_TEST_WORKER_DIES_ONCE", filepath.Join(t.TempDir(), "died"))
+	var out, errs bytes.Buffer
+	code := runSim([]string{"-checks", "3", "-parallel", "2", "-seed", "3", "-strategy", "barriers,yields", "-profile", "linux-strict", "-workload", "^append-log$", "-out", t.TempDir()}, &out, &errs)
+	if code != 0 || !strings.Contains(errs.String(), "starting another") || !strings.Contains(out.String(), "every correct workload clean") {
+		t.Fatalf("exit %d, want 0 after a new worker took the row:\n%s%s", code, out.String(), errs.String())
+	}
+}
+
+// TestSimShareOfTheBudget: a row gets its share of what the workers have
+// left, and never more than the time left.
+func TestSimShareOfTheBudget(t *testing.T) {
+	start := time.Unix(1000, 0)
+	rows := []simRow{{share: 1}, {share: 3}, {share: 1}}
+	b := &board{f: simFlags{budget: time.Minute, rows: rows}, start: start, end: start.Add(time.Minute), workers: 2, remaining: 5}
+	if got := b.share(0, start); got != 24*time.Second {
+		t.Errorf("first row of share 1 in 5 on 2 workers for a minute: %v, want 24s", got)
+	}
+	b.remaining = 1
+	if got := b.share(2, start.Add(45*time.Second)); got != 15*time.Second {
+		t.Errorf("the last row with 15s left on 2 workers: %v, want the 15s left, no more", got)
+	}
+	b.inFlight = map[int]time.Time{1: start.Add(50 * time.Second)}
+	if got := b.share(2, start.Add(30*time.Second)); got != 30*time.Second {
+		t.Errorf("the last row beside one due in 20s, 30s left on 2 workers: %v, want 40s capped at 30s", got)
 	}
 }

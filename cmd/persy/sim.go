@@ -28,8 +28,10 @@ func workloads() []sim.Workload {
 	return append(demo.Workloads(), properties.Workloads()...)
 }
 
-// defaultSimTime is persy sim's budget when neither -time nor -checks is
-// given: about five minutes of wall clock, shrinking included.
+// defaultSimTime is persy sim's budget when -checks is not given: about
+// five minutes of wall clock. Time is looked at between rounds of runs,
+// so a row overruns its share by up to a round, and by the shrinking of
+// a failure it found.
 const defaultSimTime = 4*time.Minute + 30*time.Second
 
 // simFlags are persy sim's settings.
@@ -57,7 +59,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", ".persy-sim", "directory for the schedules and traces of failures")
 	replay := fs.Bool("replay", false, "replay the schedule files given as arguments")
 	failfast := fs.Bool("failfast", false, "start no row after the first row that goes wrong")
-	parallel := fs.Int("parallel", runtime.NumCPU(), "rows explored at once, each in a process of its own")
+	parallel := fs.Int("parallel", runtime.NumCPU(), "rows explored at once, each in a worker process of its own when more than one")
 	progress := fs.String("progress", "auto", "progress on standard error: auto (a bar on a terminal, lines otherwise), bar, lines or off")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -153,9 +155,10 @@ func explore(f simFlags, stdout, stderr io.Writer) int {
 			runners = append(runners[:0], inProcess{})
 			break
 		}
-		defer r.close()
+		defer func() { r.close() }()
 		runners = append(runners, r)
 	}
+	b.workers = len(runners)
 
 	stop := b.showProgress(stderr)
 	var wg sync.WaitGroup
@@ -169,6 +172,17 @@ func explore(f simFlags, stdout, stderr io.Writer) int {
 					return
 				}
 				res := r.run(t, func(rep sim.Report) { b.update(t.Row, rep) })
+				if wk, ok := r.(*worker); ok && strings.HasPrefix(res.Err, workerErr) {
+					// The worker died or broke its protocol: start
+					// another and give it the row again, once.
+					wk.kill()
+					fmt.Fprintf(stderr, "persy sim: worker %d: %s; starting another\n", w, res.Err)
+					if err := wk.restart(); err != nil {
+						res.Err += "; restarting it: " + err.Error()
+					} else {
+						res = r.run(t, func(rep sim.Report) { b.update(t.Row, rep) })
+					}
+				}
 				b.finish(t.Row, w, res)
 			}
 		}()
@@ -233,10 +247,8 @@ func exploreRow(t rowTask, progress func(sim.Report)) rowResult {
 		}
 		res.Path = path
 	}
-	for _, w := range workloads() {
-		if w.Note != nil {
-			res.Notes[w.Name] = w.Note()
-		}
+	if w.Note != nil {
+		res.Notes[w.Name] = w.Note()
 	}
 	return res
 }
@@ -246,6 +258,7 @@ func exploreRow(t rowTask, progress func(sim.Report)) rowResult {
 type board struct {
 	f          simFlags
 	start, end time.Time
+	workers    int // the runners exploring rows
 	mu         sync.Mutex
 	nextRow    int
 	remaining  int // shares of the rows not started
@@ -268,14 +281,8 @@ func (b *board) next() (rowTask, bool) {
 	r := b.f.rows[i]
 	t := rowTask{Row: i, Workload: r.Workload, Profile: r.Profile, Strategy: r.Strategy, Checks: b.f.checks, Seed: b.f.seed, Out: b.f.out}
 	if t.Checks == 0 {
-		// The rows not started share what the workers have left, less
-		// what the rows under way will still take, by their shares.
 		now := time.Now()
-		left := time.Duration(b.f.parallel) * b.end.Sub(now)
-		for _, end := range b.inFlight {
-			left -= max(end.Sub(now), 0)
-		}
-		t.Time = max(left*time.Duration(r.share)/time.Duration(b.remaining), 100*time.Millisecond)
+		t.Time = b.share(i, now)
 		if b.inFlight == nil {
 			b.inFlight = map[int]time.Time{}
 		}
@@ -284,6 +291,20 @@ func (b *board) next() (rowTask, bool) {
 	b.remaining -= r.share
 	b.results[i].started = true
 	return t, true
+}
+
+// share returns row i's share of the time left at now: the rows not
+// started share what the workers have left, less what the rows under way
+// will still take, by their shares, and none gets more than the time
+// left.
+func (b *board) share(i int, now time.Time) time.Duration {
+	left := max(b.end.Sub(now), 0)
+	work := time.Duration(max(b.workers, 1)) * left
+	for _, end := range b.inFlight {
+		work -= max(end.Sub(now), 0)
+	}
+	t := work * time.Duration(b.f.rows[i].share) / time.Duration(max(b.remaining, 1))
+	return max(min(t, left), 100*time.Millisecond)
 }
 
 // update records a row's report so far.

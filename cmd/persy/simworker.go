@@ -18,6 +18,10 @@ import (
 // rows run in parallel each in a worker process of its own.
 const workerEnv = "PERSY_SIM_WORKER"
 
+// workerErr begins the error of a row a worker process did not answer
+// for: it died, or wrote what is not its protocol.
+const workerErr = "worker: "
+
 // rowRunner explores rows, one at a time.
 type rowRunner interface {
 	run(t rowTask, progress func(sim.Report)) rowResult
@@ -47,35 +51,42 @@ type worker struct {
 // startWorker starts a worker process: this program again, told so by
 // workerEnv.
 func startWorker() (*worker, error) {
+	w := &worker{}
+	return w, w.restart()
+}
+
+// restart starts w's process, a new one if it had one.
+func (w *worker) restart() error {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), workerEnv+"=1")
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
-	return &worker{cmd: cmd, in: in, out: json.NewDecoder(bufio.NewReader(out))}, nil
+	w.cmd, w.in, w.out = cmd, in, json.NewDecoder(bufio.NewReader(out))
+	return nil
 }
 
 func (w *worker) run(t rowTask, progress func(sim.Report)) rowResult {
 	if err := json.NewEncoder(w.in).Encode(t); err != nil {
-		return rowResult{Err: fmt.Sprintf("worker: %v", err)}
+		return rowResult{Err: workerErr + err.Error()}
 	}
 	for {
 		var m workerMsg
 		if err := w.out.Decode(&m); err != nil {
-			return rowResult{Err: fmt.Sprintf("worker: %v", err)}
+			return rowResult{Err: workerErr + err.Error()}
 		}
 		switch {
 		case m.Result != nil:
@@ -88,8 +99,23 @@ func (w *worker) run(t rowTask, progress func(sim.Report)) rowResult {
 
 // close ends the worker: no more rows.
 func (w *worker) close() {
+	if w.cmd == nil {
+		return
+	}
 	_ = w.in.Close()
 	_ = w.cmd.Wait()
+	w.cmd = nil
+}
+
+// kill ends a worker that broke its protocol or died.
+func (w *worker) kill() {
+	if w.cmd == nil {
+		return
+	}
+	_ = w.in.Close()
+	_ = w.cmd.Process.Kill()
+	_ = w.cmd.Wait()
+	w.cmd = nil
 }
 
 // serveWorker is a worker's life: rows from in, explored one at a time,

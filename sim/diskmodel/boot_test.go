@@ -166,3 +166,37 @@ func TestCrashImageAccount(t *testing.T) {
 		t.Fatal("the image does not hold what its account says")
 	}
 }
+
+// TestFrozenBypassDetected: a store through a frozen disk's view, which
+// is the image's memory, is a *BypassError at its next barrier, Err and
+// Close.
+func TestFrozenBypassDetected(t *testing.T) {
+	img := testImage()
+	f, err := diskmodel.FromImage(img, diskmodel.Options{Frozen: true})
+	must(t, err)
+	f.Bytes(page+100, 1)[0] ^= 0xff // what the engine must never do
+	var be *diskmodel.BypassError
+	if err := f.Sync(); !errors.As(err, &be) || be.Off != page {
+		t.Fatalf("Sync after a store through a frozen view = %v, want BypassError at page %d", err, page)
+	}
+	g, err := diskmodel.FromImage(testImage(), diskmodel.Options{Frozen: true})
+	must(t, err)
+	g.Bytes(2*page+1, 1)[0] ^= 0xff // in the short last page
+	if err := g.Close(); !errors.As(err, &be) || be.Off != 2*page {
+		t.Fatalf("Close after a store through a frozen view = %v, want BypassError at page %d", err, 2*page)
+	}
+}
+
+// TestPowerCutLeavesViewsOfABufferAlone: a disk booted into a buffer
+// boots a PowerCut in new memory: views taken before read what they read.
+func TestPowerCutLeavesViewsOfABufferAlone(t *testing.T) {
+	d, err := diskmodel.FromImage(testImage(), diskmodel.Options{Buffer: make([]byte, 0, 8*page)})
+	must(t, err)
+	v := d.Bytes(0, 16)
+	must(t, d.WriteAt([]byte("unsynced"), 0))
+	seen := bytes.Clone(v)
+	must(t, d.PowerCut(always(false)))
+	if !bytes.Equal(v, seen) {
+		t.Fatalf("a view taken before the power cut reads %q, read %q", v, seen)
+	}
+}

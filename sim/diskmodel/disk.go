@@ -120,9 +120,13 @@ type Options struct {
 	Yield func(d *Disk, op Op) error
 	// Frozen boots a disk on its image without copying it, for a run
 	// that must change nothing: a check that an open writes nothing. Its
-	// WriteAt and Grow fail with ErrFrozen and change nothing, as a
-	// read-only mapping does; the image must not change while the disk
-	// is used. Copying the image is most of what booting a disk costs.
+	// WriteAt and Grow fail with ErrFrozen and change nothing; the image
+	// must not change while the disk is used. Its views are the image's
+	// own memory, so a store through one changes the image (where a
+	// read-only mapping would fault): the disk notes each page's checksum
+	// when a view first covers it, and its barriers, Err and Close
+	// return a *BypassError for a page that changed. Copying the image is
+	// most of what booting a disk costs.
 	Frozen bool
 	// Buffer, if it has room, is where FromImage copies the image for
 	// the disk's live bytes, instead of into new memory. Its contents
@@ -170,8 +174,9 @@ type Disk struct {
 	closed   bool
 	crashed  bool
 	bypass   error
-	scanned  int64  // d.c.Yields+1 when the live bytes were last found equal to shadow
-	viewed   []bool // per OS page: a view returned by Bytes covered it
+	scanned  int64    // d.c.Yields+1 when the live bytes were last found equal to shadow
+	viewed   []bool   // per OS page: a view returned by Bytes covered it
+	sums     []uint32 // frozen: per viewed OS page, its CRC32C when first viewed
 	c        Counters
 }
 
@@ -197,13 +202,16 @@ func FromImage(img *Image, o Options) (*Disk, error) {
 	d := New(o)
 	d.created = true
 	d.load(img.Data)
+	d.o.Buffer = nil // the live bytes' now; a PowerCut loads into new memory
 	return d, nil
 }
 
 // load makes data the disk's live and durable content, with no history:
-// what a machine boots on. The live bytes are a copy, made by append,
-// which, unlike make, does not clear memory it then overwrites; the
-// durable and shadow bytes share data's pages until they change.
+// what a machine boots on. The live bytes are a copy, into Options.Buffer
+// when it has room, otherwise made by append, which, unlike make, does
+// not clear memory it then overwrites; a frozen disk's live bytes are
+// data itself. The durable and shadow bytes share data's pages until
+// they change.
 func (d *Disk) load(data []byte) {
 	n := int64(len(data))
 	whole := roundUp(n, mmapfile.PageBytes)
@@ -242,7 +250,7 @@ func (d *Disk) load(data []byte) {
 	for u := range d.backed {
 		d.backed[u] = true
 	}
-	d.dirty, d.sorted, d.viewed = nil, true, nil
+	d.dirty, d.sorted, d.viewed, d.sums = nil, true, nil, nil
 	d.size, d.dSize, d.sizes = n, n, nil
 }
 
@@ -378,6 +386,10 @@ func (d *Disk) Bytes(off int64, n int) []byte {
 			d.viewed = append(d.viewed, make([]bool, last+1-len(d.viewed))...)
 		}
 		for i := int(off / mmapfile.PageBytes); i <= last; i++ {
+			if d.o.Frozen && !d.viewed[i] {
+				d.sums = append(d.sums, make([]uint32, i+1-min(i+1, len(d.sums)))...)
+				d.sums[i] = crc32.Checksum(d.frozenPage(i), castagnoli)
+			}
 			d.viewed[i] = true
 		}
 	}
@@ -603,6 +615,15 @@ func (d *Disk) checkBypassLocked() error {
 		if !seen {
 			continue
 		}
+		if d.o.Frozen {
+			// The live bytes are the image, and so are shadow's: the
+			// page's checksum is what it held.
+			if crc32.Checksum(d.frozenPage(i), castagnoli) != d.sums[i] {
+				d.bypass = &BypassError{Off: int64(i) * mmapfile.PageBytes}
+				return d.bypass
+			}
+			continue
+		}
 		off := int64(i) * mmapfile.PageBytes
 		if at := d.live.diffRange(&d.shadow, off, min(mmapfile.PageBytes, d.size-off)); at >= 0 {
 			d.bypass = &BypassError{Off: at}
@@ -613,7 +634,9 @@ func (d *Disk) checkBypassLocked() error {
 	return nil
 }
 
-// Close implements mmapfile.Storage. It is not a barrier.
+// Close implements mmapfile.Storage. It is not a barrier. A frozen
+// disk, which has none, checks at Close that no store through a view
+// changed its image.
 func (d *Disk) Close() error {
 	if err := d.yield(OpClose, 0, 0, nil); err != nil {
 		if errors.Is(err, ErrCrashed) {
@@ -624,7 +647,18 @@ func (d *Disk) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
+	if d.o.Frozen {
+		d.scanned = 0
+		return d.checkBypassLocked()
+	}
 	return nil
+}
+
+// frozenPage returns OS page i of a frozen disk's live bytes, short at
+// the end of the file.
+func (d *Disk) frozenPage(i int) []byte {
+	g := d.live.gens[0]
+	return g[int64(i)*mmapfile.PageBytes : min(int64(i+1)*mmapfile.PageBytes, int64(len(g)))]
 }
 
 // PowerCut cuts the power and boots the machine again on the same disk:
