@@ -6,10 +6,12 @@
 // A workload is a Program that writes through an mmapfile.Storage and
 // keeps, beside the storage, what it has been told is durable. Its Check
 // receives the storage a reboot finds and reports any violation of its
-// invariants. Explore drives the exploration through rapid, so a failure
-// shrinks to a small workload and a simple crash state, and every failure
-// becomes a Schedule that Replay reproduces exactly, with the same trace
-// hash.
+// invariants; NewWorkload builds one from two functions, the way a
+// program that embeds persy-go states its own workload and invariant.
+// Explore drives the exploration through rapid, and Test does inside go
+// test, so a failure shrinks to a small workload and a simple crash
+// state, and every failure becomes a Schedule that Replay reproduces
+// exactly, with the same trace hash.
 //
 // Everything a run decides comes from a Chooser: the workload's own
 // choices, the faults of the profile, the crash point and the crash
@@ -85,6 +87,48 @@ type Workload struct {
 	// so far (for instance the deepest tree), for the end of a report.
 	Note func() string
 }
+
+// NewWorkload returns the workload called name built from two functions
+// over a state of the caller's type S, the simplest way for a program
+// that embeds a storage engine to state its own workload and invariant.
+// Each run starts from a new zero S: run drives the storage as the
+// program would (opening the engine on it, say with persy.OpenStorage)
+// and records in *S what it was told is durable; check is the Program's
+// Check over the same *S, called at every crash point while run is
+// paused: it reopens r.Storage, recovers, and returns an error if what
+// it finds breaks the invariant given *S. check must not change *S.
+//
+// Every decision of run comes from ch (ch.Choose("transfers", 6): a
+// label of one word without '/' or '=', and a value in [0, 6) that
+// shrinks towards 0), never from the clock, math/rand or map order, and
+// the engine under it starts no goroutine (persy: Options.ManualSync and
+// a negative LockTimeout), so that a run replays decision for decision.
+//
+// An error of run that IsInjected reports (the simulated machine
+// crashed under it, a barrier failed) is the fault the runner injected,
+// not a failure, as RunResult says: run returns errors as they come,
+// wrapped with %w. Methods fit: NewWorkload("bank", (*bank).run,
+// (*bank).check). Set the returned Workload's Description or Every as
+// needed.
+func NewWorkload[S any](name string, run func(st *S, s mmapfile.Storage, ch diskmodel.Chooser) error, check func(st *S, r Reboot) error) Workload {
+	return Workload{
+		Name: name,
+		New:  func() Program { return &funcProgram[S]{run: run, check: check} },
+	}
+}
+
+// funcProgram is the Program of a workload NewWorkload built.
+type funcProgram[S any] struct {
+	state S
+	run   func(*S, mmapfile.Storage, diskmodel.Chooser) error
+	check func(*S, Reboot) error
+}
+
+func (p *funcProgram[S]) Run(s mmapfile.Storage, ch diskmodel.Chooser) error {
+	return RunResult(p.run(&p.state, s, ch))
+}
+
+func (p *funcProgram[S]) Check(r Reboot) error { return p.check(&p.state, r) }
 
 // Strategy says where a run crashes and which images it takes there.
 type Strategy uint8

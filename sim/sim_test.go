@@ -362,3 +362,86 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("with GOGC unset, TuneGC set the target to %d, want 400", got)
 	}
 }
+
+// TestNewWorkload: every run of a workload NewWorkload built starts from
+// a zero state that its check sees as the run left it; a fault the disk
+// injected and the run returns is not a failure, an error of its own
+// is, and so is a broken invariant.
+func TestNewWorkload(t *testing.T) {
+	type state struct {
+		runs     int  // runs that used this state: one
+		acked    int  // values made durable
+		ackEarly bool // the bug: a value counts before its barrier
+		ownError bool // the run ends with an error of its own
+	}
+	injected := 0 // faults the runs returned, over every run
+	run := func(st *state, s mmapfile.Storage, ch diskmodel.Chooser) (err error) {
+		defer func() {
+			if sim.IsInjected(err) {
+				injected++
+			}
+		}()
+		st.runs++
+		if st.runs != 1 {
+			return fmt.Errorf("a run began with the state of %d others", st.runs-1)
+		}
+		if err := s.Grow(mmapfile.PageBytes); err != nil {
+			return err
+		}
+		if err := s.Sync(); err != nil {
+			return err
+		}
+		for v := range 1 + ch.Choose("count", 4) {
+			if err := s.WriteAt([]byte{byte(v + 1)}, 0); err != nil {
+				return err
+			}
+			if st.ackEarly {
+				st.acked = v + 1
+			}
+			if err := s.SyncRange(0, mmapfile.SectorBytes); err != nil {
+				return fmt.Errorf("value %d: %w", v+1, err)
+			}
+			st.acked = v + 1
+		}
+		if st.ownError {
+			return errors.New("the run's own error")
+		}
+		return nil
+	}
+	check := func(st *state, r sim.Reboot) error {
+		got := 0
+		if r.Storage != nil && r.Storage.Size() > 0 {
+			got = int(r.Storage.Bytes(0, 1)[0])
+		}
+		if got < st.acked {
+			return fmt.Errorf("reads %d, %d was acknowledged", got, st.acked)
+		}
+		return nil
+	}
+	with := func(name string, set func(*state)) sim.Workload {
+		return sim.NewWorkload(name, func(st *state, s mmapfile.Storage, ch diskmodel.Chooser) error {
+			set(st)
+			return run(st, s, ch)
+		}, check)
+	}
+
+	w := sim.NewWorkload("counter", run, check)
+	for _, p := range []diskmodel.Profile{diskmodel.LinuxStrict, diskmodel.SyncErrors} {
+		injected = 0
+		rep := sim.Explore(sim.Config{Workload: w, Profile: p, Checks: 50, Seed: 1})
+		if rep.Minimal != nil || rep.Runs < 2 {
+			t.Errorf("%s: want %d runs clean, found %+v", p.Name, rep.Runs, rep.Minimal)
+		}
+		if p.SyncFailures && injected == 0 {
+			t.Errorf("%s: no run met a failed barrier", p.Name)
+		}
+	}
+	own := with("counter-own-error", func(st *state) { st.ownError = true })
+	if s := sim.Explore(sim.Config{Workload: own, Checks: 20, Seed: 1}).Minimal; s == nil || s.Failure != "the run's own error" || s.Crash != sim.NoCrash {
+		t.Errorf("want the run's own error, found %+v", s)
+	}
+	early := with("counter-early", func(st *state) { st.ackEarly = true })
+	if s := sim.Explore(sim.Config{Workload: early, Checks: 20, Seed: 1}).Minimal; s == nil || s.Failure != "reads 0, 1 was acknowledged" {
+		t.Errorf("an acknowledgement before its barrier: want it found and shrunk, found %+v", s)
+	}
+}
