@@ -36,7 +36,7 @@ func EngineChain() sim.Workload {
 		// A run reaches a few hundred yields: the yields strategy
 		// crashes at every fourth, at an offset drawn per run.
 		Every: 4,
-		Share: 3,
+		Share: 6,
 		New:   func() sim.Program { return &chainWorkload{} },
 	}
 }

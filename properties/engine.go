@@ -38,7 +38,7 @@ func Engine() sim.Workload {
 	return sim.Workload{
 		Name:        "engine",
 		Description: "transactions, two-phase commits decided at random, background syncs, checkpoints, snapshots and reopens through the public API: recovery gives an acknowledged prefix, Check passes, recovery is idempotent",
-		Share:       3,
+		Share:       6,
 		New:         func() sim.Program { return &engineWorkload{} },
 	}
 }

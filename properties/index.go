@@ -25,7 +25,7 @@ func EngineIndex() sim.Workload {
 	return sim.Workload{
 		Name:        "engine-index",
 		Description: "the engine workload with two indexes changed by runs of puts and removes, trees three and four levels deep: recovery, decisions, snapshots and Check cover the keys",
-		Share:       3,
+		Share:       6,
 		New:         func() sim.Program { return &engineWorkload{indexes: true} },
 		Note:        indexNote,
 	}

@@ -479,7 +479,8 @@ func (b *board) print(stdout io.Writer, took time.Duration) int {
 	}
 	fmt.Fprintf(tw, "total\t\t\t%d\t\t%d\t%.0f\t\t\t\n", runs, states, float64(states)/max(took.Seconds(), 1e-9))
 	_ = tw.Flush()
-	fmt.Fprintf(stdout, "\n%d crash states in %s on %d workers (%.0f states/s per worker busy)\n", states, took.Round(time.Second), min(b.f.parallel, len(b.results)), float64(states)/max(busy.Seconds(), 1e-9))
+	fmt.Fprintf(stdout, "\n%d crash states in %s on %d workers (%.0f states/s per worker busy)\n", states, took.Round(time.Second), max(b.workers, 1), float64(states)/max(busy.Seconds(), 1e-9))
+	b.printByWorkload(stdout)
 
 	var names []string
 	for name := range b.noteWorker {
@@ -494,13 +495,13 @@ func (b *board) print(stdout io.Writer, took time.Duration) int {
 			ws = append(ws, w)
 		}
 		slices.Sort(ws)
-		var notes []string
 		for _, w := range ws {
-			if n := b.noteWorker[name][w]; !slices.Contains(notes, n) {
-				notes = append(notes, n)
+			who := ""
+			if len(ws) > 1 {
+				who = fmt.Sprintf(" (worker %d)", w+1) // each worker's runs counted apart
 			}
+			fmt.Fprintf(stdout, "%s%s: %s\n", name, who, b.noteWorker[name][w])
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", name, strings.Join(notes, "; and in another worker, "))
 	}
 	if dropped > 0 {
 		fmt.Fprintf(stdout, "\n%d sector versions dropped past %d per sector between barriers: crash states not explored\n", dropped, diskmodel.MaxVersionsPerUnit)
@@ -531,6 +532,41 @@ func (b *board) print(stdout io.Writer, took time.Duration) int {
 	}
 	fmt.Fprintf(stdout, "\n%s\n", verdict)
 	return 0
+}
+
+// printByWorkload prints the rows' sums by workload: where the budget
+// went and how fast each workload's crash states are checked.
+func (b *board) printByWorkload(stdout io.Writer) {
+	type sum struct {
+		rows, runs int
+		states     int64
+		busy       time.Duration
+	}
+	var order []string
+	sums := map[string]*sum{}
+	for i, r := range b.results {
+		if !r.done {
+			continue
+		}
+		name := b.f.rows[i].Workload
+		if sums[name] == nil {
+			sums[name] = &sum{}
+			order = append(order, name)
+		}
+		s := sums[name]
+		s.rows++
+		s.runs += r.Report.Runs
+		s.states += r.Report.States
+		s.busy += r.Elapsed
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "by workload\trows\truns\tcrash states\tworker time\tstates/s\t")
+	for _, name := range order {
+		s := sums[name]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t\n", name, s.rows, s.runs, s.states, s.busy.Round(time.Second), float64(s.states)/max(s.busy.Seconds(), 1e-9))
+	}
+	_ = tw.Flush()
 }
 
 func replayFiles(files []string, stdout, stderr io.Writer) int {
