@@ -79,3 +79,39 @@ func BenchmarkIndexGet(b *testing.B) {
 		}
 	}
 }
+
+// benchRangeKeys is the number of keys BenchmarkIndexRange loads.
+const benchRangeKeys = 200_000
+
+// BenchmarkIndexRange: ranges of 100 keys from a random key present,
+// through a snapshot of an index of 200,000 keys; an op is one range.
+func BenchmarkIndexRange(b *testing.B) {
+	db := benchIndexDB(b)
+	putRandom(b, db, rand.New(rand.NewPCG(1, 2)), benchRangeKeys)
+	if err := db.Checkpoint(); err != nil {
+		b.Fatal(err)
+	}
+	s, err := db.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([]uint64, benchRangeKeys)
+	for j := range keys {
+		keys[j] = r.Uint64()
+	}
+	ix := IndexOf[uint64, uint64]("i")
+	b.ResetTimer()
+	for i := range b.N {
+		n := 0
+		for e, err := range ix.Range(s, Included(keys[i%len(keys)]), Unbounded[uint64]()) {
+			if err != nil || len(e.Values) != 1 {
+				b.Fatalf("range: %v, %d values", err, len(e.Values))
+			}
+			if n++; n == 100 {
+				break
+			}
+		}
+	}
+}

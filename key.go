@@ -136,40 +136,41 @@ func decode[K Key](b []byte) (K, error) {
 	if err := index.CheckEncoded(typeOf[K](), b); err != nil {
 		return k, &CorruptError{Page: -1, Reason: fmt.Sprintf("an index entry: %v", err)}
 	}
-	var out any
-	switch any(k).(type) {
-	case uint8:
-		out = uint8(index.DecodeUint(b))
-	case uint16:
-		out = uint16(index.DecodeUint(b))
-	case uint32:
-		out = uint32(index.DecodeUint(b))
-	case uint64:
-		out = index.DecodeUint(b)
-	case int8:
-		out = int8(index.DecodeInt(b))
-	case int16:
-		out = int16(index.DecodeInt(b))
-	case int32:
-		out = int32(index.DecodeInt(b))
-	case int64:
-		out = index.DecodeInt(b)
-	case float32:
-		out = index.DecodeFloat32(b)
-	case float64:
-		out = index.DecodeFloat64(b)
-	case string:
-		out = string(b)
-	case []byte:
-		out = append([]byte{}, b...)
-	case RecordID:
-		out = RecordID{Page: index.DecodeUint(b[:8]), Pos: uint32(index.DecodeUint(b[8:]))}
-	case Uint128:
-		out = Uint128{Hi: index.DecodeUint(b[:8]), Lo: index.DecodeUint(b[8:])}
-	case Int128:
-		out = Int128{Hi: index.DecodeInt(b[:8]), Lo: index.DecodeUint(b[8:])}
+	// A switch on a pointer to k sets it in place: boxing each key and
+	// value in an interface cost an allocation per entry a range reads.
+	switch p := any(&k).(type) {
+	case *uint8:
+		*p = uint8(index.DecodeUint(b))
+	case *uint16:
+		*p = uint16(index.DecodeUint(b))
+	case *uint32:
+		*p = uint32(index.DecodeUint(b))
+	case *uint64:
+		*p = index.DecodeUint(b)
+	case *int8:
+		*p = int8(index.DecodeInt(b))
+	case *int16:
+		*p = int16(index.DecodeInt(b))
+	case *int32:
+		*p = int32(index.DecodeInt(b))
+	case *int64:
+		*p = index.DecodeInt(b)
+	case *float32:
+		*p = index.DecodeFloat32(b)
+	case *float64:
+		*p = index.DecodeFloat64(b)
+	case *string:
+		*p = string(b)
+	case *[]byte:
+		*p = append([]byte{}, b...)
+	case *RecordID:
+		*p = RecordID{Page: index.DecodeUint(b[:8]), Pos: uint32(index.DecodeUint(b[8:]))}
+	case *Uint128:
+		*p = Uint128{Hi: index.DecodeUint(b[:8]), Lo: index.DecodeUint(b[8:])}
+	case *Int128:
+		*p = Int128{Hi: index.DecodeInt(b[:8]), Lo: index.DecodeUint(b[8:])}
 	}
-	return out.(K), nil
+	return k, nil
 }
 
 // decodeAny reads what encode wrote for a value of type t, as that type

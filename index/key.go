@@ -50,8 +50,16 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// Valid reports whether t is one of the types above.
-func (t Type) Valid() bool { _, ok := typeNames[t]; return ok }
+// Valid reports whether t is one of the types above. It is asked for
+// every key and value an index hands out, so it is a switch, not a
+// look-up in typeNames.
+func (t Type) Valid() bool {
+	switch t {
+	case U8, U16, U32, U64, I8, I16, I32, I64, F32, F64, String, RecordID, U128, I128, Bytes:
+		return true
+	}
+	return false
+}
 
 // fixedBytes is the encoded size of a fixed-size type, 0 for variable.
 func (t Type) fixedBytes() int {

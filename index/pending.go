@@ -108,7 +108,10 @@ func (p *Pending) Change(key []byte) *Change { return p.keys[string(key)] }
 // Merge yields, in key order (reversed if desc), every key between lo
 // and hi that holds values once the pending changes p (nil for none) are
 // applied to the pairs walk yields, with its values in order. walk is a
-// walk of the committed tree over the same bounds and direction.
+// walk of the committed tree over the same bounds and direction. The key
+// and values slices yield is given are valid only during the call: Merge
+// reuses them for the next key (it read a range with three allocations
+// per key before).
 func Merge(p *Pending, lo, hi Bound, desc bool, walk func(yield func(Pair) bool) error, yield func(key []byte, values [][]byte) bool) error {
 	var keys []string
 	if p != nil {
@@ -121,27 +124,28 @@ func Merge(p *Pending, lo, hi Bound, desc bool, walk func(yield func(Pair) bool)
 			slices.Reverse(keys)
 		}
 	}
-	before := func(a, b string) bool { // a comes before b in walk order
+	// before reports whether pending key a comes before b in walk order.
+	before := func(a string, b []byte) bool {
 		if desc {
-			return a > b
+			return a > string(b)
 		}
-		return a < b
+		return a < string(b)
 	}
-	emit := func(key string, base [][]byte) bool {
+	emit := func(key []byte, base [][]byte) bool {
 		vals := base
 		if p != nil {
-			if c := p.keys[key]; c != nil {
+			if c := p.keys[string(key)]; c != nil {
 				vals = c.Apply(base)
 			}
 		}
 		if len(vals) == 0 {
 			return true
 		}
-		return yield([]byte(key), vals)
+		return yield(key, vals)
 	}
 	stopped := false
-	var cur string
-	var group [][]byte
+	var cur []byte     // the key of group, in a buffer reused key after key
+	var group [][]byte // its values so far, likewise
 	have := false
 	flush := func() bool {
 		if !have {
@@ -153,26 +157,26 @@ func Merge(p *Pending, lo, hi Bound, desc bool, walk func(yield func(Pair) bool)
 		for len(keys) > 0 && before(keys[0], cur) {
 			k := keys[0]
 			keys = keys[1:]
-			if !emit(k, nil) {
+			if !emit([]byte(k), nil) {
 				return false
 			}
 		}
-		if len(keys) > 0 && keys[0] == cur {
+		if len(keys) > 0 && keys[0] == string(cur) {
 			keys = keys[1:]
 		}
 		ok := emit(cur, group)
-		group, have = nil, false
+		group, have = group[:0], false
 		return ok
 	}
 	err := walk(func(pr Pair) bool {
-		if have && cur != string(pr.Key) {
+		if have && !bytes.Equal(cur, pr.Key) {
 			if !flush() {
 				stopped = true
 				return false
 			}
 		}
 		if !have {
-			cur, have = string(pr.Key), true
+			cur, have = append(cur[:0], pr.Key...), true
 		}
 		group = append(group, pr.Value)
 		return true
@@ -184,7 +188,7 @@ func Merge(p *Pending, lo, hi Bound, desc bool, walk func(yield func(Pair) bool)
 		return nil
 	}
 	for _, k := range keys {
-		if !emit(k, nil) {
+		if !emit([]byte(k), nil) {
 			return nil
 		}
 	}
