@@ -402,23 +402,25 @@ func walk(src Source, slot uint64, lo, hi Bound, desc bool, yield func(Pair) boo
 	if err != nil {
 		return false, err
 	}
+	// Keys are in order, so the pairs and children outside the bounds at
+	// the walk's start are a run a binary search skips: a range of a few
+	// keys reads a few pairs of each node, not every pair before them.
 	if n.Leaf {
-		for j := range n.Pairs {
-			i := j
-			if desc {
-				i = len(n.Pairs) - 1 - j
-			}
-			p := n.Pairs[i]
-			if lo.below(p.Key) {
-				if desc {
+		if !desc {
+			for i := sort.Search(len(n.Pairs), func(i int) bool { return !lo.below(n.Pairs[i].Key) }); i < len(n.Pairs); i++ {
+				p := n.Pairs[i]
+				if hi.above(p.Key) {
 					return false, nil
 				}
-				continue
-			}
-			if hi.above(p.Key) {
-				if desc {
-					continue
+				if !yield(p) {
+					return false, nil
 				}
+			}
+			return true, nil
+		}
+		for i := sort.Search(len(n.Pairs), func(i int) bool { return hi.above(n.Pairs[i].Key) }) - 1; i >= 0; i-- {
+			p := n.Pairs[i]
+			if lo.below(p.Key) {
 				return false, nil
 			}
 			if !yield(p) {
@@ -427,22 +429,21 @@ func walk(src Source, slot uint64, lo, hi Bound, desc bool, yield func(Pair) boo
 		}
 		return true, nil
 	}
-	for j := range n.Children {
-		i := j
-		if desc {
-			i = len(n.Children) - 1 - j
-		}
-		// Child i holds pairs p with Seps[i-1] <= p < Seps[i].
-		if i < len(n.Seps) && lo.below(n.Seps[i].Key) {
-			if desc {
+	// Child i holds pairs p with Seps[i-1] <= p < Seps[i].
+	if !desc {
+		for i := sort.Search(len(n.Seps), func(i int) bool { return !lo.below(n.Seps[i].Key) }); i < len(n.Children); i++ {
+			if i > 0 && hi.above(n.Seps[i-1].Key) {
 				return false, nil
 			}
-			continue
-		}
-		if i > 0 && hi.above(n.Seps[i-1].Key) {
-			if desc {
-				continue
+			more, err := walk(src, n.Children[i], lo, hi, desc, yield)
+			if err != nil || !more {
+				return false, err
 			}
+		}
+		return true, nil
+	}
+	for i := min(sort.Search(len(n.Seps), func(i int) bool { return hi.above(n.Seps[i].Key) }), len(n.Children)-1); i >= 0; i-- {
+		if i < len(n.Seps) && lo.below(n.Seps[i].Key) {
 			return false, nil
 		}
 		more, err := walk(src, n.Children[i], lo, hi, desc, yield)
