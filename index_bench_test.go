@@ -102,10 +102,9 @@ func BenchmarkIndexRange(b *testing.B) {
 		keys[j] = r.Uint64()
 	}
 	ix := IndexOf[uint64, uint64]("i")
-	b.ResetTimer()
-	for i := range b.N {
+	read := func(s *Snapshot, lo uint64) {
 		n := 0
-		for e, err := range ix.Range(s, Included(keys[i%len(keys)]), Unbounded[uint64]()) {
+		for e, err := range ix.Range(s, Included(lo), Unbounded[uint64]()) {
 			if err != nil || len(e.Values) != 1 {
 				b.Fatalf("range: %v, %d values", err, len(e.Values))
 			}
@@ -114,4 +113,17 @@ func BenchmarkIndexRange(b *testing.B) {
 			}
 		}
 	}
+	b.Run("snapshot", func(b *testing.B) {
+		for i := range b.N {
+			read(s, keys[i%len(keys)])
+		}
+	})
+	// A snapshot per range, as a caller of DB.View reads.
+	b.Run("view", func(b *testing.B) {
+		for i := range b.N {
+			if err := db.View(func(s *Snapshot) error { read(s, keys[i%len(keys)]); return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
