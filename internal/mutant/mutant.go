@@ -85,14 +85,33 @@ const (
 	// free lists that never reaches the durable state, so the pages are
 	// neither reachable nor free (I5).
 	FreesUnlisted = "frees-unlisted"
+	// SnapshotPagesFreed lets a checkpoint free the pages a snapshot
+	// still reads, for a later checkpoint to hand out and overwrite: a
+	// page is reused only once no snapshot reads it (I9).
+	SnapshotPagesFreed = "snapshot-pages-freed"
+	// RollbackKeepsJournal leaves a prepared transaction rolled back in
+	// the set of undecided ones, so that every checkpoint keeps the
+	// journal from its start on: a rollback frees what the transaction
+	// held, its journal pages included (I10).
+	RollbackKeepsJournal = "rollback-keeps-journal"
+	// CheckpointedRedone redoes at recovery the transactions the
+	// journal still holds although the checkpoint already has them
+	// (those whose commit lies before its LSN): redo is idempotent only
+	// because recovery skips them.
+	CheckpointedRedone = "checkpointed-redone"
 	// ZeroPageValid reads a page whose bytes are all zero, as unwritten
 	// space is, as an empty free page instead of a corrupt one: an
 	// all-zero page is never valid.
 	ZeroPageValid = "zero-page-valid"
+	// TxIDUnchecked lets Begin take a transaction id longer than
+	// MaxTxIDBytes, which the journal refuses at commit, stopping the
+	// database: an id over the limit is refused at Begin.
+	TxIDUnchecked = "txid-unchecked"
 )
 
 // All lists every seeded bug.
 func All() []string {
 	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped, CloseHidesFailure, LostFreeUnreported, RefillUnsynced,
-		JournalPageUnsynced, SyncErrorIgnored, RootBeforePages, GrowUnsynced, FreedReusedEarly, FreesUnlisted, ZeroPageValid}
+		JournalPageUnsynced, SyncErrorIgnored, RootBeforePages, GrowUnsynced, FreedReusedEarly, FreesUnlisted,
+		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked}
 }
