@@ -8,7 +8,9 @@ RAPID_CHECKS ?= 50
 SIMFLAGS    ?=
 # MUTANT switches on one seeded protocol bug (internal/mutant) for make sim.
 MUTANT      ?=
-MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic journal-pages-unstamped close-hides-failure lost-free-unreported refill-unsynced
+MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic journal-pages-unstamped close-hides-failure lost-free-unreported refill-unsynced \
+               journal-page-unsynced sync-error-ignored root-before-pages grow-unsynced freed-reused-early frees-unlisted \
+               snapshot-pages-freed rollback-keeps-journal checkpointed-redone zero-page-valid txid-unchecked
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 
@@ -54,15 +56,21 @@ sim:
 	PERSY_MUTANT=$(MUTANT) $(GO) run $(if $(MUTANT),-tags mutants) ./cmd/persy sim $(SIMFLAGS)
 
 # Each seeded protocol bug in turn, explored as make sim does until a row
-# catches it: every one must be caught (persy sim exits 1 for it).
+# catches it: every one must be caught (persy sim exits 1 for it). One
+# line per bug: the row that caught it, the length of the shrunk
+# schedule that replays the failure, and the time the run took to get
+# there (every row before it included).
 mutants:
 	@for m in $(MUTANTS); do \
-		echo "== $$m"; \
 		if PERSY_MUTANT=$$m $(GO) run -tags mutants ./cmd/persy sim -failfast $(SIMFLAGS) > .persy-sim-mutant.log 2>&1; then \
 			cat .persy-sim-mutant.log; echo "MISSED: $$m"; rm -f .persy-sim-mutant.log; exit 1; \
 		fi; \
-		grep ' FAILED$$' .persy-sim-mutant.log | while read w p s rest; do grep -F "  $$w on $$p ($$s):" .persy-sim-mutant.log; done; \
-		grep "rows went wrong" .persy-sim-mutant.log; \
+		row=$$(awk '$$NF == "FAILED" { print $$1, $$2, $$3; exit }' .persy-sim-mutant.log); \
+		if [ -z "$$row" ]; then cat .persy-sim-mutant.log; echo "FAILED TO RUN: $$m"; rm -f .persy-sim-mutant.log; exit 1; fi; \
+		set -- $$row; \
+		n=$$(grep -F "  $$1 on $$2 ($$3): shrunk to " .persy-sim-mutant.log | sed 's/.*shrunk to \([0-9]*\) decisions.*/\1/'); \
+		t=$$(sed -n 's/.*rows went wrong.*(after \(.*\))$$/\1/p' .persy-sim-mutant.log); \
+		echo "$$m: caught by $$1/$$2/$$3, shrunk to $$n decisions, in $$t"; \
 	done; rm -f .persy-sim-mutant.log; echo "every seeded bug caught"
 
 # Statement coverage of the journal, the page layer (allocator, root

@@ -164,7 +164,7 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 	}
 	for i := range a.st.LimboCount {
 		addr, e := unpackLimbo(a.st.Limbo[i])
-		if e == exp && a.limboGen[i] <= a.st.Gen {
+		if e == exp && (a.limboGen[i] <= a.st.Gen || mutant.On(mutant.FreedReusedEarly)) {
 			a.dropLimbo(i)
 			return Ref{addr, exp}, nil
 		}
@@ -514,6 +514,9 @@ func (a *Allocator) commit(update func(*State), own bool) error {
 	gen := a.st.Gen + 1
 	pending := a.pending
 	a.pending = nil
+	if mutant.On(mutant.FreesUnlisted) {
+		pending = nil
+	}
 	// Trim the end: pages in limbo since an earlier Commit are free in
 	// the durable root state, so the end may move down over them.
 	for {
@@ -588,11 +591,18 @@ func (a *Allocator) commit(update func(*State), own bool) error {
 		update(&a.st)
 	}
 	a.st.Gen = gen
+	if mutant.On(mutant.RootBeforePages) {
+		if err := Store(a.s, a.st); err != nil {
+			return a.fail(err)
+		}
+	}
 	if err := a.barrier(own); err != nil {
 		return a.fail(err)
 	}
-	if err := Store(a.s, a.st); err != nil {
-		return a.fail(err)
+	if !mutant.On(mutant.RootBeforePages) {
+		if err := Store(a.s, a.st); err != nil {
+			return a.fail(err)
+		}
 	}
 	clear(a.isFree)
 	return nil

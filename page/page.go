@@ -347,6 +347,9 @@ func Read(s mmapfile.Storage, addr int64) (Header, []byte, error) {
 		return Header{}, nil, corrupt(addr, "no page can start there in a file of %d bytes", size)
 	}
 	exp := s.Bytes(addr+expOff, 1)[0]
+	if mutant.On(mutant.ZeroPageValid) && exp == 0 && addr <= size-MinBytes && allZero(s.Bytes(addr, MinBytes)) {
+		return Header{Exp: MinExp, Type: TypeFree, Addr: addr}, nil, nil // unwritten space, taken for an empty free page
+	}
 	if exp < MinExp || exp > MaxExp {
 		return Header{}, nil, corrupt(addr, "size exponent %d outside [%d, %d]", exp, MinExp, MaxExp)
 	}

@@ -194,6 +194,8 @@ func (w *allocWorkload) Check(rb sim.Reboot) error {
 
 var errWrongData = errors.New("wrong data")
 
+var zeroSector [page.MinBytes]byte
+
 func (w *allocWorkload) check(rb sim.Reboot) error {
 	s := rb.Storage
 	if s == nil {
@@ -208,6 +210,14 @@ func (w *allocWorkload) check(rb sim.Reboot) error {
 			return nil // the format was cut short
 		}
 		return fmt.Errorf("load: %w", err)
+	}
+	// Space no write has reached reads as no page: an all-zero page is
+	// never valid, which is how the journal's read, a root slot's and a
+	// link's tell a page from space never written (I6).
+	if end := st.End; end+page.MinBytes <= s.Size() && bytes.Equal(s.Bytes(end, page.MinBytes), zeroSector[:]) {
+		if h, _, err := page.Read(s, end); err == nil {
+			return fmt.Errorf("%w: the unwritten space at %d reads as a %v page", errWrongData, end, h.Type)
+		}
 	}
 	want, ok := w.dirs[st.Gen]
 	if !ok || st.Gen > w.last {

@@ -17,7 +17,9 @@ import (
 // EngineChain runs the engine workload's transactions for longer, with
 // checkpoints often enough that journal pages and spares are freed and
 // reused, and cuts the power in the middle of what it is doing: a commit,
-// a prepare, a decision, a checkpoint, or a recovery itself. After each
+// a prepare, a decision, a checkpoint, or a recovery itself. Snapshots
+// taken along the way must read the state at their creation while the
+// commits and checkpoints after them free and reuse pages (I9). After each
 // power cut the machine boots on a crash image and recovers, deciding the
 // prepared transactions it finds through Recovery or Options.OnPrepared,
 // and the workload checks the recovered state before going on from it:
@@ -286,6 +288,9 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 		return err
 	}
 	w.created, w.db = true, db
+	if err := txIDLimit(db); err != nil {
+		return err
+	}
 	w.m = w.base.clone()
 	for round := range 12 + ch.Choose("rounds", 24) {
 		w.maybeArm("cut", 6, 12)
@@ -328,8 +333,14 @@ func (w *chainWorkload) step(round int) error {
 	case 4:
 		return w.decideOne()
 	case 5:
-		return w.durably(db.Checkpoint)
+		return w.checkpoint(db)
 	case 6:
+		// A Sync, or a snapshot read after later commits and
+		// checkpoints (a choice of its own, so that the regressions'
+		// schedules, which take neither, replay as recorded).
+		if ch.Choose("snapshot", 2) == 1 {
+			return w.underSnapshot(db, w.m, ch, round)
+		}
 		return w.durably(db.Sync)
 	case 7: // the process closes the file, or dies, and opens it again
 		return w.restart(w.s, w.disk, func() (*persy.DB, error) {

@@ -1,6 +1,7 @@
 package properties
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -12,6 +13,7 @@ import (
 	persy "github.com/gopersy/persy"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
 	"github.com/gopersy/persy/sim"
 	"github.com/gopersy/persy/sim/diskmodel"
 )
@@ -205,6 +207,9 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 		return err
 	}
 	w.created, w.db = true, db
+	if err := txIDLimit(db); err != nil {
+		return err
+	}
 	w.ch, w.m, w.open = ch, model{}, nil
 	m := w.m
 	for round := range 1 + ch.Choose("rounds", 10) {
@@ -227,7 +232,7 @@ func (w *engineWorkload) run(s mmapfile.Storage, ch diskmodel.Chooser) error {
 				return err
 			}
 		case 6:
-			if err := w.durably(db.Checkpoint); err != nil {
+			if err := w.checkpoint(db); err != nil {
 				return err
 			}
 		case 7: // a snapshot read after later commits and checkpoints
@@ -414,7 +419,7 @@ func (w *engineWorkload) underSnapshot(db *persy.DB, m model, ch diskmodel.Choos
 	}
 	got, err := dump(snap)
 	if err != nil {
-		return err
+		return fmt.Errorf("I9: reading a snapshot after later commits: %w", err)
 	}
 	if d := diff(want, got); d != "" {
 		return fmt.Errorf("%w: I9: a snapshot reads a state other than at its creation: %s", errWorkload, d)
@@ -717,6 +722,55 @@ func readOnlyReads(img *diskmodel.Image, profile diskmodel.Profile, want model, 
 	}
 	if d := diff(want, got); exact && d != "" {
 		return fmt.Errorf("read-only: the open reads another state than recovery gives: %s", d)
+	}
+	return nil
+}
+
+// txIDLimit checks the limit on transaction ids from both sides: an id
+// of MaxTxIDBytes begins, and one a byte longer is refused at Begin
+// with ErrTxIDTooLong, before the journal, which cannot hold it, sees it.
+func txIDLimit(db *persy.DB) error {
+	for _, n := range []int{persy.MaxTxIDBytes, persy.MaxTxIDBytes + 1} {
+		tx, err := db.Begin(persy.TxOptions{ID: bytes.Repeat([]byte{'x'}, n)})
+		switch {
+		case err == nil && n > persy.MaxTxIDBytes:
+			tx.Rollback()
+			return fmt.Errorf("%w: a transaction id of %d bytes begins, the limit is %d", errWorkload, n, persy.MaxTxIDBytes)
+		case err == nil:
+			tx.Rollback()
+		case n <= persy.MaxTxIDBytes || !errors.Is(err, persy.ErrTxIDTooLong):
+			return fmt.Errorf("%w: beginning a transaction of a %d-byte id: %v", errWorkload, n, err)
+		}
+	}
+	return nil
+}
+
+// checkpoint runs a checkpoint, which makes every commit so far durable,
+// and acknowledges them. With no prepared transaction undecided it
+// checks the journal it leaves (I10): a checkpoint frees the journal of
+// every transaction it holds or that was rolled back, so the durable
+// root state's journal holds no entry; one that keeps pages for a
+// transaction no longer in doubt lets the journal grow without bound.
+func (w *engineWorkload) checkpoint(db *persy.DB) error {
+	if err := w.durably(db.Checkpoint); err != nil {
+		return err
+	}
+	if w.open != nil || w.disk == nil {
+		return nil
+	}
+	st, err := page.Load(w.disk)
+	if err != nil {
+		return fmt.Errorf("%w: after a checkpoint: %v", errWorkload, err)
+	}
+	var kept []uint64
+	if _, err := journal.Read(w.disk, st, func(lsn uint64, e journal.Entry) error {
+		kept = append(kept, lsn)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("%w: reading the journal after a checkpoint: %v", errWorkload, err)
+	}
+	if len(kept) > 0 {
+		return fmt.Errorf("%w: I10: with no transaction in doubt a checkpoint at LSN %d left %d journal entries, from LSN %d", errWorkload, st.Checkpoint, len(kept), kept[0])
 	}
 	return nil
 }

@@ -194,7 +194,9 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 		case reqPrepare:
 			db.prepared[a.r.jtx] = &preparedTx{jtx: a.r.jtx, id: a.r.id, ops: a.r.ops}
 		case reqDecideCommit, reqDecideRollback:
-			delete(db.prepared, a.r.jtx)
+			if a.r.kind == reqDecideCommit || !mutant.On(mutant.RollbackKeepsJournal) {
+				delete(db.prepared, a.r.jtx)
+			}
 		}
 	}
 	db.mu.Unlock()

@@ -539,7 +539,7 @@ func (db *DB) checkpoint() error {
 	var keep []retainedPage
 	var freed []int64 // addresses, to check none is kept
 	for _, r := range append(db.retained, db.superseded...) {
-		if r.seq <= minPin {
+		if r.seq <= minPin || mutant.On(mutant.SnapshotPagesFreed) {
 			if err := db.alloc.Free(r.ref); err != nil {
 				return db.fail(err)
 			}

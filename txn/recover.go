@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
@@ -150,7 +151,7 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	}
 	for _, t := range rec.txs {
 		switch {
-		case t.committed && t.commitLSN < st.Checkpoint:
+		case t.committed && t.commitLSN < st.Checkpoint && !mutant.On(mutant.CheckpointedRedone):
 			t.status = StatusCleaned
 		case t.committed:
 			t.status = StatusCommitted

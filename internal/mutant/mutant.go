@@ -56,9 +56,62 @@ const (
 	// state no longer lists them as spares, and a crash leaves them
 	// reachable from nothing.
 	RefillUnsynced = "refill-unsynced"
+	// JournalPageUnsynced leaves the last page a journal flush wrote out
+	// of its barriers: a flush makes every page it wrote durable before
+	// it returns, and this one returns with the page holding its newest
+	// entries, a commit's as a rule, still the kernel's to lose.
+	JournalPageUnsynced = "journal-page-unsynced"
+	// SyncErrorIgnored goes on from a journal barrier that failed as if
+	// it had made the pages durable, so the commits it carried are
+	// acknowledged: after a failed sync nothing is acknowledged (I12).
+	SyncErrorIgnored = "sync-error-ignored"
+	// RootBeforePages stores a root state before the barrier that makes
+	// the pages it names durable, the checkpoint's records, address
+	// pages and catalogue and the free-list chunks: the commit of a
+	// checkpoint is durable before the data it covers.
+	RootBeforePages = "root-before-pages"
+	// GrowUnsynced ends a format with a ranged barrier over the pages it
+	// wrote instead of a Sync: a grow, the format's from nothing to the
+	// root page and slots, is durable only after a Sync, so a crash after
+	// Format returned may bring back the empty file.
+	GrowUnsynced = "grow-unsynced"
+	// FreedReusedEarly hands out a free-list chunk the allocator
+	// exhausted in the generation not yet stored: a page the durable
+	// root state still reads is written before the state that stops
+	// reading it is durable (I8).
+	FreedReusedEarly = "freed-reused-early"
+	// FreesUnlisted drops the pages freed since the last root state
+	// instead of putting them in limbo in the next one: a change of the
+	// free lists that never reaches the durable state, so the pages are
+	// neither reachable nor free (I5).
+	FreesUnlisted = "frees-unlisted"
+	// SnapshotPagesFreed lets a checkpoint free the pages a snapshot
+	// still reads, for a later checkpoint to hand out and overwrite: a
+	// page is reused only once no snapshot reads it (I9).
+	SnapshotPagesFreed = "snapshot-pages-freed"
+	// RollbackKeepsJournal leaves a prepared transaction rolled back in
+	// the set of undecided ones, so that every checkpoint keeps the
+	// journal from its start on: a rollback frees what the transaction
+	// held, its journal pages included (I10).
+	RollbackKeepsJournal = "rollback-keeps-journal"
+	// CheckpointedRedone redoes at recovery the transactions the
+	// journal still holds although the checkpoint already has them
+	// (those whose commit lies before its LSN): redo is idempotent only
+	// because recovery skips them.
+	CheckpointedRedone = "checkpointed-redone"
+	// ZeroPageValid reads a page whose bytes are all zero, as unwritten
+	// space is, as an empty free page instead of a corrupt one: an
+	// all-zero page is never valid.
+	ZeroPageValid = "zero-page-valid"
+	// TxIDUnchecked lets Begin take a transaction id longer than
+	// MaxTxIDBytes, which the journal refuses at commit, stopping the
+	// database: an id over the limit is refused at Begin.
+	TxIDUnchecked = "txid-unchecked"
 )
 
 // All lists every seeded bug.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped, CloseHidesFailure, LostFreeUnreported, RefillUnsynced}
+	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, JournalPagesUnstamped, CloseHidesFailure, LostFreeUnreported, RefillUnsynced,
+		JournalPageUnsynced, SyncErrorIgnored, RootBeforePages, GrowUnsynced, FreedReusedEarly, FreesUnlisted,
+		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked}
 }
