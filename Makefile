@@ -56,21 +56,28 @@ sim:
 	PERSY_MUTANT=$(MUTANT) $(GO) run $(if $(MUTANT),-tags mutants) ./cmd/persy sim $(SIMFLAGS)
 
 # Each seeded protocol bug in turn, explored as make sim does until a row
-# catches it: every one must be caught (persy sim exits 1 for it). One
-# line per bug: the row that caught it, the length of the shrunk
-# schedule that replays the failure, and the time the run took to get
-# there (every row before it included).
+# catches it: every one must be caught (a FAILED row; persy sim exits 1).
+# One line per bug: the row that caught it, the length of the shrunk
+# schedule that replays the failure, the time the run took to get there
+# (every row before it included), and the trace hash of that schedule
+# replayed twice, which must agree.
+MUTANTBIN   := .persy-sim/persy-mutants
 mutants:
+	@mkdir -p .persy-sim && $(GO) build -tags mutants -o $(MUTANTBIN) ./cmd/persy
 	@for m in $(MUTANTS); do \
-		if PERSY_MUTANT=$$m $(GO) run -tags mutants ./cmd/persy sim -failfast $(SIMFLAGS) > .persy-sim-mutant.log 2>&1; then \
+		if PERSY_MUTANT=$$m $(MUTANTBIN) sim -failfast -progress off $(SIMFLAGS) > .persy-sim-mutant.log 2>&1; then \
 			cat .persy-sim-mutant.log; echo "MISSED: $$m"; rm -f .persy-sim-mutant.log; exit 1; \
 		fi; \
 		row=$$(awk '$$NF == "FAILED" { print $$1, $$2, $$3; exit }' .persy-sim-mutant.log); \
-		if [ -z "$$row" ]; then cat .persy-sim-mutant.log; echo "FAILED TO RUN: $$m"; rm -f .persy-sim-mutant.log; exit 1; fi; \
+		if [ -z "$$row" ]; then cat .persy-sim-mutant.log; echo "NO ROW FAILED: $$m"; rm -f .persy-sim-mutant.log; exit 1; fi; \
 		set -- $$row; \
-		n=$$(grep -F "  $$1 on $$2 ($$3): shrunk to " .persy-sim-mutant.log | sed 's/.*shrunk to \([0-9]*\) decisions.*/\1/'); \
+		n=$$(grep -F "  $$1 on $$2 ($$3): shrunk to " .persy-sim-mutant.log | head -1 | sed 's/.*shrunk to \([0-9]*\) decisions.*/\1/'); \
+		f=$$(awk -v row="  $$1 on $$2 ($$3): shrunk to " 'index($$0, row) == 1 { on = 1 } on && /\.schedule$$/ { print $$1; exit }' .persy-sim-mutant.log); \
 		t=$$(sed -n 's/.*rows went wrong.*(after \(.*\))$$/\1/p' .persy-sim-mutant.log); \
-		echo "$$m: caught by $$1/$$2/$$3, shrunk to $$n decisions, in $$t"; \
+		h1=$$(PERSY_MUTANT=$$m $(MUTANTBIN) replay $$f 2>&1 | sed -n 's/^reproduced .*trace sha256 //p'); \
+		h2=$$(PERSY_MUTANT=$$m $(MUTANTBIN) replay $$f 2>&1 | sed -n 's/^reproduced .*trace sha256 //p'); \
+		if [ -z "$$h1" ] || [ "$$h1" != "$$h2" ]; then echo "$$m: $$f does not replay the same twice ($$h1, $$h2)"; exit 1; fi; \
+		echo "$$m: caught by $$1/$$2/$$3, shrunk to $$n decisions, in $$t; replayed twice, trace $$(echo $$h1 | cut -c1-12)"; \
 	done; rm -f .persy-sim-mutant.log; echo "every seeded bug caught"
 
 # Statement coverage of the journal, the page layer (allocator, root
