@@ -137,33 +137,10 @@ func (s *Snapshot) IndexEntries(name string) iter.Seq2[AnyEntry, error] {
 			return
 		}
 		defer iv.Close()
-		var derr error
-		stopped := false
-		err = iv.Range(index.Bound{}, index.Bound{}, false, func(key []byte, vals [][]byte) bool {
-			e := AnyEntry{Values: make([]any, 0, len(vals))}
-			if e.Key, derr = decodeAny(info.Key, key); derr != nil {
-				return false
-			}
-			for _, b := range vals {
-				v, err := decodeAny(info.Value, b)
-				if err != nil {
-					derr = err
-					return false
-				}
-				e.Values = append(e.Values, v)
-			}
-			if !yield(e, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		if err == nil {
-			err = derr
-		}
-		if err != nil && !stopped {
-			yield(AnyEntry{}, err)
-		}
+		decodeRange(iv, index.Bound{}, index.Bound{}, false,
+			func(b []byte) (any, error) { return decodeAny(info.Key, b) },
+			func(b []byte) (any, error) { return decodeAny(info.Value, b) },
+			func(k any, vs []any, err error) bool { return yield(AnyEntry{Key: k, Values: vs}, err) })
 	}
 }
 
@@ -317,32 +294,43 @@ func (ix Index[K, V]) rangeOf(r Reader, lo, hi Bound[K], desc bool) iter.Seq2[En
 			return
 		}
 		defer iv.Close()
-		var derr error
-		stopped := false
-		err = iv.Range(rlo, rhi, desc, func(key []byte, vals [][]byte) bool {
-			e := Entry[K, V]{Values: make([]V, 0, len(vals))}
-			if e.Key, derr = decode[K](key); derr != nil {
+		decodeRange(iv, rlo, rhi, desc, decode[K], decode[V],
+			func(k K, vs []V, err error) bool { return yield(Entry[K, V]{Key: k, Values: vs}, err) })
+	}
+}
+
+// decodeRange yields the keys of iv from lo to hi (the reverse if desc)
+// with their values, each decoded by dk and dv, until yield returns
+// false; an error, of the range or of a decoding, is yielded last.
+func decodeRange[K, V any](iv *txn.IndexView, lo, hi index.Bound, desc bool, dk func([]byte) (K, error), dv func([]byte) (V, error), yield func(K, []V, error) bool) {
+	var derr error
+	stopped := false
+	err := iv.Range(lo, hi, desc, func(key []byte, vals [][]byte) bool {
+		k, err := dk(key)
+		if err != nil {
+			derr = err
+			return false
+		}
+		vs := make([]V, 0, len(vals))
+		for _, b := range vals {
+			v, err := dv(b)
+			if err != nil {
+				derr = err
 				return false
 			}
-			for _, b := range vals {
-				v, err := decode[V](b)
-				if err != nil {
-					derr = err
-					return false
-				}
-				e.Values = append(e.Values, v)
-			}
-			if !yield(e, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		if err == nil {
-			err = derr
+			vs = append(vs, v)
 		}
-		if err != nil && !stopped {
-			yield(Entry[K, V]{}, err)
+		if !yield(k, vs, nil) {
+			stopped = true
+			return false
 		}
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil && !stopped {
+		var k K
+		yield(k, nil, err)
 	}
 }

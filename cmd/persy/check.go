@@ -16,15 +16,10 @@ import (
 // its last checkpoint left it.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", "FILE", stderr)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	path, ok := fileArg(fs, args)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	path := pos[0]
 	db, err := openReadOnly(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "persy check: %s\n", openFailure(path, err))

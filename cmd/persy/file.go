@@ -118,6 +118,20 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // newFlags returns the flag set of command name, which prints its usage
 // line and flags to stderr.
+// fileArg parses args for a command whose only argument is FILE: the
+// path, or false after saying how to call it (exit status 2).
+func fileArg(fs *flag.FlagSet, args []string) (string, bool) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", false
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", false
+	}
+	return pos[0], true
+}
+
 func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("persy "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)

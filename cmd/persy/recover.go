@@ -60,15 +60,10 @@ func runRecover(args []string, stdout, stderr io.Writer) int {
 	var decisions []decision
 	fs.Var(decisionFlag{&decisions, true}, "commit", "commit the prepared transaction `ID` (repeatable; a Go string literal in double quotes for an id that is not text)")
 	fs.Var(decisionFlag{&decisions, false}, "rollback", "roll back the prepared transaction `ID` (repeatable)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	path, ok := fileArg(fs, args)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	path := pos[0]
 
 	txs, err := listTransactions(path)
 	if err != nil {

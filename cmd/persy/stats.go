@@ -12,15 +12,10 @@ import (
 // as tables.
 func runStats(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("stats", "FILE", stderr)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	path, ok := fileArg(fs, args)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	path := pos[0]
 	db, err := openReadOnly(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "persy stats: %s\n", openFailure(path, err))
