@@ -8,9 +8,10 @@ RAPID_CHECKS ?= 50
 SIMFLAGS    ?=
 # MUTANT switches on one seeded protocol bug (internal/mutant) for make sim.
 MUTANT      ?=
-MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic journal-pages-unstamped close-hides-failure lost-free-unreported refill-unsynced \
+MUTANTS     := journal-reuse-unscrubbed pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic close-hides-failure lost-free-unreported refill-unsynced \
                journal-page-unsynced sync-error-ignored root-before-pages grow-unsynced freed-reused-early frees-unlisted \
-               snapshot-pages-freed rollback-keeps-journal checkpointed-redone zero-page-valid txid-unchecked
+               snapshot-pages-freed rollback-keeps-journal checkpointed-redone zero-page-valid txid-unchecked \
+               journal-pages-unstamped
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 
