@@ -109,13 +109,16 @@ const (
 	TxIDUnchecked = "txid-unchecked"
 )
 
-// All lists every seeded bug.
+// All lists the seeded bugs the crash exploration catches: make mutants
+// runs make sim's exploration against each and fails if one is missed.
 func All() []string {
 	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, CloseHidesFailure, LostFreeUnreported, RefillUnsynced,
 		JournalPageUnsynced, SyncErrorIgnored, RootBeforePages, GrowUnsynced, FreedReusedEarly, FreesUnlisted,
-		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked,
-		// Last: make sim has not been seen to catch it (see its doc), so
-		// make mutants reports every other bug before it explores every
-		// row for this one.
-		JournalPagesUnstamped}
+		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked}
 }
+
+// UnitOnly lists the seeded bugs the crash exploration has not been seen
+// to catch, and the unit tests of page and journal do: make mutants
+// shows that those tests fail with each switched on, and says plainly
+// that the exploration misses it.
+func UnitOnly() []string { return []string{JournalPagesUnstamped} }
