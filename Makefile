@@ -17,7 +17,7 @@ MUTANTS_UNIT := journal-pages-unstamped
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 
-.PHONY: test lint fmt-check vet cross staticcheck sim mutants cover-sim bench bench-go fuzz
+.PHONY: test lint fmt-check vet cross staticcheck sim mutants replay-mutants cover-sim bench bench-go fuzz
 
 # Every package under the race detector and the invariants tag (a broken
 # invariant panics; internal/invariant) but properties, which runs
@@ -127,6 +127,19 @@ cover-sim:
 	@echo "== journal, allocator and root state: functions short of 100%"
 	@grep -E '^(journal/journal|page/alloc|page/root)\.go:' $(COVEROUT).func | grep -v '100\.0%$$'
 	@tail -1 $(COVEROUT).func
+
+# The committed schedules of seeded bugs (internal/mutant/testdata, each
+# named after its bug) replayed twice with their bug switched on: each
+# must reproduce its failure and print the same trace hash both times.
+replay-mutants:
+	@mkdir -p .persy-sim && $(GO) build -tags mutants -o $(MUTANTBIN) ./cmd/persy
+	@for f in internal/mutant/testdata/*.schedule; do \
+		m=$$(basename $$f .schedule); \
+		h1=$$(PERSY_MUTANT=$$m $(MUTANTBIN) replay $$f | sed -n 's/^reproduced .*trace sha256 //p'); \
+		h2=$$(PERSY_MUTANT=$$m $(MUTANTBIN) replay $$f | sed -n 's/^reproduced .*trace sha256 //p'); \
+		if [ -z "$$h1" ] || [ "$$h1" != "$$h2" ]; then echo "$$f: not reproduced the same twice ($$h1, $$h2)"; exit 1; fi; \
+		echo "$$m: $$f reproduced twice, trace sha256 $$h1"; \
+	done
 
 # The table beside bbolt and Pebble (bench/, a module of its own, so
 # the peers never enter the library's go.mod); BENCH_ARGS for its flags.
