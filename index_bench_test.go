@@ -50,11 +50,12 @@ func BenchmarkIndexPut(b *testing.B) {
 	putRandom(b, db, r, b.N)
 }
 
-// BenchmarkIndexGet: random gets of keys present, through a snapshot of
-// an index of a million keys; an op is one get.
-func BenchmarkIndexGet(b *testing.B) {
+// loadedIndex returns a database whose index holds n random keys, put
+// as putRandom puts them and checkpointed, a snapshot of it, closed when
+// b ends, and the keys in the order they were put.
+func loadedIndex(b *testing.B, n int) (*DB, *Snapshot, []uint64) {
 	db := benchIndexDB(b)
-	putRandom(b, db, rand.New(rand.NewPCG(1, 2)), benchIndexKeys)
+	putRandom(b, db, rand.New(rand.NewPCG(1, 2)), n)
 	if err := db.Checkpoint(); err != nil {
 		b.Fatal(err)
 	}
@@ -62,13 +63,20 @@ func BenchmarkIndexGet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	// The same sequence as the load, shuffled: every key is there.
-	r := rand.New(rand.NewPCG(1, 2))
-	keys := make([]uint64, benchIndexKeys)
+	b.Cleanup(func() { s.Close() })
+	r := rand.New(rand.NewPCG(1, 2)) // the sequence putRandom drew
+	keys := make([]uint64, n)
 	for j := range keys {
 		keys[j] = r.Uint64()
 	}
+	return db, s, keys
+}
+
+// BenchmarkIndexGet: random gets of keys present, through a snapshot of
+// an index of a million keys; an op is one get.
+func BenchmarkIndexGet(b *testing.B) {
+	_, s, keys := loadedIndex(b, benchIndexKeys)
+	// Shuffled: every key is there, in another order than the load's.
 	rand.New(rand.NewPCG(3, 4)).Shuffle(len(keys), func(a, c int) { keys[a], keys[c] = keys[c], keys[a] })
 	ix := IndexOf[uint64, uint64]("i")
 	b.ResetTimer()
@@ -86,21 +94,7 @@ const benchRangeKeys = 200_000
 // BenchmarkIndexRange: ranges of 100 keys from a random key present,
 // through a snapshot of an index of 200,000 keys; an op is one range.
 func BenchmarkIndexRange(b *testing.B) {
-	db := benchIndexDB(b)
-	putRandom(b, db, rand.New(rand.NewPCG(1, 2)), benchRangeKeys)
-	if err := db.Checkpoint(); err != nil {
-		b.Fatal(err)
-	}
-	s, err := db.Snapshot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	r := rand.New(rand.NewPCG(1, 2))
-	keys := make([]uint64, benchRangeKeys)
-	for j := range keys {
-		keys[j] = r.Uint64()
-	}
+	db, s, keys := loadedIndex(b, benchRangeKeys)
 	ix := IndexOf[uint64, uint64]("i")
 	read := func(s *Snapshot, lo uint64) {
 		n := 0
