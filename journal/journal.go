@@ -36,11 +36,19 @@ const PageExp = 12
 // journal now links to, whole and of the very sequence number and LSN
 // the link expects (a spare whose scrub the device lost), followed
 // another page, and ends the journal instead of continuing it.
+//
+// The root generation a page was written under guards the head page,
+// which has no page before it: a root state that makes the head a page
+// not yet written (the journal trimmed to nothing) names its own
+// generation as JournalHeadGen, and only a page written under it or a
+// later one reads as the head there. An earlier writer's whole page at
+// that address (its scrub lost) was written under an older one.
 const (
-	pageHead   = 8 + 8 + 8 + 4 + 4
+	pageHead   = 8 + 8 + 8 + 4 + 4 + 8
 	durableOff = 16 // where the durable sequence number is in the payload
 	firstOff   = 24 // where the first entry's offset is
 	prevOff    = 28 // where the checksum of the page before is
+	genOff     = 32 // where the root generation it was written under is
 	noEntry    = ^uint32(0)
 )
 
@@ -75,6 +83,11 @@ type Writer struct {
 
 	head    int64  // the first page still needed
 	headSeq uint64 // its sequence number
+	// headGen is a root generation the head page was written under or
+	// after; marking is set while the head is a page not yet written
+	// that no root state has named a generation for.
+	headGen uint64
+	marking bool
 	next    int64  // where the next page goes
 	seq     uint64 // the next page's sequence number
 	lsn     uint64 // the LSN of the next stream byte
@@ -104,6 +117,7 @@ type written struct {
 	addr     int64
 	seq      uint64
 	lsn, end uint64 // the stream bytes [lsn, end) it holds
+	gen      uint64 // the root generation it was written under
 }
 
 // Create starts the journal of a new file: it allocates its first page
@@ -111,7 +125,7 @@ type written struct {
 // must store a root state the Writer's Fill has filled; nil means
 // a.Commit(w.Fill), for an owner with no fields of its own.
 func Create(s mmapfile.Storage, a *page.Allocator, commit func() error) (*Writer, error) {
-	w := &Writer{s: s, a: a, seq: 1, headSeq: 1, durableSeq: 1}
+	w := &Writer{s: s, a: a, seq: 1, headSeq: 1, durableSeq: 1, marking: true}
 	w.setCommit(commit)
 	r, err := a.Allocate(PageExp)
 	if err != nil {
@@ -161,7 +175,11 @@ func resume(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit
 			return nil, &page.CorruptError{Page: addr, Reason: fmt.Sprintf("a journal page past the allocator's end %d", st.End)}
 		}
 	}
-	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages, prevSum: t.lastSum}
+	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, headGen: st.JournalHeadGen, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages, prevSum: t.lastSum}
+	// With no page read, the head is the page the next one goes to, and
+	// a writer before the crash may have written it under the
+	// generation the state names: the next state names a later one.
+	w.marking = len(t.pages) == 0
 	w.setCommit(commit)
 	// What the read found durable stays so. The pages read past it may
 	// never have met a barrier (a process that dies leaves its writes to
@@ -248,9 +266,15 @@ func (w *Writer) setCommit(commit func() error) {
 }
 
 // Fill sets the journal's fields of the root state the owner is about to
-// store: its head, its durable sequence number and its spares.
+// store: its head, the generation the head page is written under or
+// after, its durable sequence number and its spares. The first state
+// that makes the head a page not yet written names its own generation:
+// the page is written after that state is durable.
 func (w *Writer) Fill(st *page.State) {
-	st.JournalHead, st.JournalSeq, st.JournalDurable = w.head, w.headSeq, w.durableSeq
+	if w.marking && !mutant.On(mutant.JournalHeadUnmarked) {
+		w.headGen, w.marking = st.Gen, false
+	}
+	st.JournalHead, st.JournalSeq, st.JournalDurable, st.JournalHeadGen = w.head, w.headSeq, w.durableSeq, w.headGen
 	clear(st.JournalSpare[:])
 	st.JournalSpareCount = copy(st.JournalSpare[:], w.spares)
 }
@@ -347,6 +371,7 @@ func (w *Writer) Write() error {
 		binary.LittleEndian.PutUint64(p[durableOff:], w.durableSeq)
 		binary.LittleEndian.PutUint32(p[firstOff:], first)
 		binary.LittleEndian.PutUint32(p[prevOff:], w.prevSum)
+		binary.LittleEndian.PutUint64(p[genOff:], w.a.State().Gen)
 		p = append(p, w.buf[off:off+n]...)
 		if w.pageBuf == nil {
 			w.pageBuf = make([]byte, 1<<PageExp)
@@ -356,9 +381,9 @@ func (w *Writer) Write() error {
 		if err != nil {
 			return err
 		}
-		w.prevSum = ptr.Sum
 		w.unsynced = append(w.unsynced, w.next)
-		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n)})
+		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n), gen: w.a.State().Gen})
+		w.prevSum = ptr.Sum
 		w.next, w.seq, w.lsn = after, w.seq+1, w.lsn+uint64(n)
 		off += n
 	}
@@ -387,6 +412,9 @@ func (w *Writer) room() error {
 func (w *Writer) reserveOwn(ballast bool) (page.Need, error) {
 	w.refillCap = 0
 	short := (len(w.buf)+PageStream-1)/PageStream - w.durable
+	if w.marking && len(w.buf) > 0 {
+		short = max(short, 1) // the refill that names the head's generation
+	}
 	if short <= 0 {
 		return page.Need{}, nil
 	}
@@ -474,8 +502,13 @@ func (w *Writer) Rewind(m Mark) {
 
 // takeSpare returns a page that is durably the journal's, refilling the
 // spares through a commit when none is.
+//
+// The head page, not yet written, is written under a generation no
+// writer before this one wrote under: where no root state since the
+// head became the page to write has named one, the refill's names its
+// own.
 func (w *Writer) takeSpare() (int64, error) {
-	if w.durable == 0 {
+	if w.durable == 0 || w.marking && !mutant.On(mutant.JournalHeadUnmarked) {
 		if err := w.refill(); err != nil {
 			return 0, err
 		}
@@ -531,9 +564,10 @@ func (w *Writer) Trim(lsn uint64) error {
 	}
 	w.pages = slices.Delete(w.pages, 0, i)
 	if len(w.pages) > 0 {
-		w.head, w.headSeq = w.pages[0].addr, w.pages[0].seq
+		w.head, w.headSeq, w.headGen, w.marking = w.pages[0].addr, w.pages[0].seq, w.pages[0].gen, false
 	} else {
-		w.head, w.headSeq = w.next, w.seq
+		// The next commit's Fill names the generation.
+		w.head, w.headSeq, w.marking = w.next, w.seq, true
 	}
 	return nil
 }
@@ -646,6 +680,11 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 				err = fmt.Errorf("journal: page %d of sequence %d follows a page of checksum %08x, not the page before it (%08x): an earlier writer's page", t.Next, h.Seq, prev, t.lastSum)
 			}
 		}
+		if err == nil && !started && !mutant.On(mutant.JournalHeadUnmarked) {
+			if gen := binary.LittleEndian.Uint64(p[genOff:]); gen < st.JournalHeadGen {
+				err = fmt.Errorf("journal: head page %d of sequence %d was written under root generation %d, before %d made it the head: an earlier writer's page", t.Next, h.Seq, gen, st.JournalHeadGen)
+			}
+		}
 		if err != nil {
 			t.Stopped = err
 			break
@@ -715,7 +754,7 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 			t.Entries++
 			partial = partial[:0]
 		}
-		t.pages = append(t.pages, written{addr: t.Next, seq: t.NextSeq, lsn: lsn, end: pos})
+		t.pages = append(t.pages, written{addr: t.Next, seq: t.NextSeq, lsn: lsn, end: pos, gen: binary.LittleEndian.Uint64(p[genOff:])})
 		t.lastSum = page.Sum(s, t.Next)
 		expected = pos
 		t.Next, t.NextSeq = after, t.NextSeq+1

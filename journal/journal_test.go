@@ -372,6 +372,12 @@ func TestFlushSyncsRunsOnce(t *testing.T) {
 	_, tail := readAll(t, f.s)
 	w, err := journal.Open(rec, page.NewAllocator(rec, st), st, tail, nil)
 	must(t, err)
+	// The first page a resumed writer writes at an empty journal's head
+	// comes after a root state naming its generation; the flush measured
+	// is one after it.
+	_, err = w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
+	must(t, err)
+	must(t, w.Flush())
 	rec.written, rec.synced, rec.syncCalls = nil, nil, 0
 	for range 6 {
 		_, err := w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 1, Data: bytes.Repeat([]byte{5}, 3800)})
@@ -713,5 +719,66 @@ func TestRefillSyncsWrittenPages(t *testing.T) {
 	must(t, w.Write())
 	if refills == 0 {
 		t.Fatalf("%d pages written without a refill", 2*page.MaxJournalSpare)
+	}
+}
+
+// TestEarlierWritersPageIsNotTheHead: a writer leaves three pages, the
+// middle one lost in a crash and the last one whole; the writer resumed
+// after it scrubs that last page, but the device drops the scrub. The
+// resumed writer writes the middle page again, trims the journal to
+// nothing and so makes the head the very page the earlier writer left
+// whole, of the sequence number it will write there next. That page must
+// not read as the head: the entries on it were discarded by the read
+// that resumed the journal.
+func TestEarlierWritersPageIsNotTheHead(t *testing.T) {
+	f := newFixture(t)
+	_, tail := readAll(t, f.s)
+	st, err := page.Load(f.s)
+	must(t, err)
+	a := page.NewAllocator(f.s, st)
+	w, err := journal.Open(f.s, a, st, tail, nil)
+	must(t, err)
+	for i := range 9 { // three pages, each starting an entry
+		_, err := w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 7, A: uint64(i), Data: bytes.Repeat([]byte{byte(i + 1)}, 1200)})
+		must(t, err)
+	}
+	must(t, w.Flush())
+	before, tail := readAll(t, f.s)
+	st, err = page.Load(f.s)
+	must(t, err)
+	owned := tail.Owned(st).Reachable
+	if len(owned) < 3 {
+		t.Fatalf("the journal holds %d pages", len(owned))
+	}
+	p2, p3 := owned[len(owned)-2].Addr, owned[len(owned)-1].Addr
+	// The crash: the second-to-last page lost, the last one whole.
+	must(t, f.s.WriteAt(make([]byte, 1<<journal.PageExp), p2))
+	last := bytes.Clone(f.s.Bytes(p3, 1<<journal.PageExp))
+	got, tail := readAll(t, f.s)
+	if len(got) >= len(before) {
+		t.Fatalf("the crash lost no entry: %d entries", len(got))
+	}
+	st, err = page.Load(f.s)
+	must(t, err)
+	a = page.NewAllocator(f.s, st)
+	w, err = journal.Open(f.s, a, st, tail, nil)
+	must(t, err)
+	if bytes.Equal(f.s.Bytes(p3, 1<<journal.PageExp), last) {
+		t.Fatal("the resumed writer did not scrub the earlier writer's last page")
+	}
+	must(t, f.s.WriteAt(last, p3)) // the device dropped the scrub
+	_, err = w.Append(journal.Entry{Kind: journal.KindStart, Tx: 8})
+	must(t, err)
+	must(t, w.Flush())
+	must(t, w.Trim(w.End()))
+	must(t, a.Commit(w.Fill))
+	w.Committed()
+	st, err = page.Load(f.s)
+	must(t, err)
+	if st.JournalHead != p3 {
+		t.Fatalf("the head is %d, not the earlier writer's page at %d: the test shows nothing", st.JournalHead, p3)
+	}
+	if got, tail := readAll(t, f.s); len(got) != 0 {
+		t.Fatalf("the journal trimmed to nothing reads %d entries, the earlier writer's (stopped: %v)", len(got), tail.Stopped)
 	}
 }

@@ -484,9 +484,9 @@ func (a *Allocator) Pending() []Ref {
 // Commit makes the allocator's state durable together with the caller's:
 // it trims durable limbo pages off the end, puts the pending pages in
 // limbo (or, limbo full, lists them in new chunks), lets update set the
-// root state's other fields, makes everything written so far durable
-// with Sync (the chunks, the caller's pages, the file size) and then
-// stores the root state. The pages freed since the last Commit become
+// root state's other fields (it sees the generation being stored), makes
+// everything written so far durable with Sync (the chunks, the caller's
+// pages, the file size) and then stores the root state. The pages freed since the last Commit become
 // free in the same root state that stops reading them, so a caller may
 // free the pages its own update stops using. A failure, whether of a
 // chunk page it could not allocate or write, of the barrier or of the
@@ -587,10 +587,10 @@ func (a *Allocator) commit(update func(*State), own bool) error {
 			return a.fail(err)
 		}
 	}
+	a.st.Gen = gen // update sees the state it fills as it is stored
 	if update != nil {
 		update(&a.st)
 	}
-	a.st.Gen = gen
 	if mutant.On(mutant.RootBeforePages) {
 		if err := Store(a.s, a.st); err != nil {
 			return a.fail(err)

@@ -21,7 +21,7 @@ const (
 	FirstPage = 4 * slotBytes
 	// FormatVersion is the version of the file format this build writes;
 	// it reads this version only.
-	FormatVersion = 3
+	FormatVersion = 4
 )
 
 // slotAddr is where the copy of generation gen lives: even generations in
@@ -76,6 +76,13 @@ type State struct {
 	// which was durable when this state was filled: a journal that ends
 	// before it lost a page to the media.
 	JournalDurable uint64
+	// JournalHeadGen is a root generation the head page was written
+	// under or after (journal pages carry the generation they were
+	// written under): the generation of the state that made the head a
+	// page not yet written, so that a page an earlier writer left at
+	// that address, of the same sequence number, does not read as the
+	// head (see package journal).
+	JournalHeadGen uint64
 	// JournalSpare holds pages allocated to the journal and not yet
 	// written, durably its own before a journal page links to them.
 	JournalSpare      [MaxJournalSpare]int64
@@ -101,7 +108,7 @@ func (r Ref) Pack() int64 { return r.Addr | int64(r.Exp) }
 // Unpack returns the Ref that Pack made e from.
 func Unpack(e int64) Ref { return Ref{Addr: e &^ (MinBytes - 1), Exp: uint8(e & (MinBytes - 1))} }
 
-const stateBytes = 8 + 8 + Classes*24 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8 + 8 + 8
+const stateBytes = 8 + 8 + Classes*24 + 8 + MaxLimbo*8 + 8 + 8 + 8 + MaxJournalSpare*8 + 8 + 8 + 8 + 8 + 8
 
 func (st *State) encode() []byte {
 	b := make([]byte, 0, stateBytes)
@@ -127,6 +134,7 @@ func (st *State) encode() []byte {
 	b = binary.LittleEndian.AppendUint64(b, st.Checkpoint)
 	b = binary.LittleEndian.AppendUint64(b, st.JournalDurable)
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.Catalog.Sum))
+	b = binary.LittleEndian.AppendUint64(b, st.JournalHeadGen)
 	return b
 }
 
@@ -165,6 +173,7 @@ func decodeState(addr int64, p []byte) (State, error) {
 	st.Checkpoint = u()
 	st.JournalDurable = u()
 	catSum := u()
+	st.JournalHeadGen = u()
 	if catSum > math.MaxUint32 || st.Catalog.Ref == (Ref{}) && catSum != 0 {
 		return st, corrupt(addr, "catalogue checksum %#x", catSum)
 	}

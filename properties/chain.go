@@ -61,14 +61,34 @@ type chainWorkload struct {
 	// hotCut is the page whose write over a page the last cut tore made
 	// the cut due, -1 if none did.
 	hotCut int64
+	// faulted is set once a cut lost a write the device acknowledged
+	// (media): the recovery after it must detect the damage or recover
+	// a state the model allows, and then the run ends, since one media
+	// fault is what persy-go claims to detect. ended is set then.
+	faulted, ended bool
 }
 
-// maybeHot may make a cut due at the next barrier when a write of n
-// bytes at off covers a page the last cut tore.
-func (w *chainWorkload) maybeHot(off, n int64) {
+// Check checks a crash state as the engine workload does, as damaged if
+// a cut of the run put a media fault in the file.
+func (w *chainWorkload) Check(r sim.Reboot) error {
+	r.Damaged = r.Damaged || w.faulted
+	return w.engineWorkload.Check(r)
+}
+
+// maybeHot may make a cut due at the next barrier when a write of b at
+// off covers a page the last cut tore. A write of zeros over the page's
+// first sector alone, a scrub, leaves the page hot: the cut that matters
+// comes at the write that reuses the page after its scrub is durable,
+// where a device that dropped the scrub brings the torn page's first
+// sector back under the new write's later ones.
+func (w *chainWorkload) maybeHot(b []byte, off int64) {
+	n := int64(len(b))
 	for i, p := range w.hot {
 		if off >= p+mmapfile.PageBytes || off+n <= p {
 			continue
+		}
+		if off == p && n == mmapfile.SectorBytes && allZero(b) {
+			return
 		}
 		w.hot = slices.Delete(w.hot, i, i+1)
 		if w.cuts >= maxCuts || w.ch.Choose("cutHot", 2) != 0 {
@@ -110,11 +130,19 @@ func (c *cutter) barrier() error {
 	c.dead = true
 	c.w.cutArmed = false
 	pages := c.Disk.Unsynced()
-	img := &cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn, hot: slices.Index(pages, c.w.hotCut)}
+	img := &cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn, hot: slices.Index(pages, c.w.hotCut), stale: -1}
+	cut := c.Disk.PowerCut
+	if c.Profile().Media && !c.w.faulted {
+		// The device may have dropped a write it acknowledged: the one
+		// media fault of the run.
+		img.faulty, img.stale = true, slices.Index(c.Disk.Stale(), c.w.hotCut)
+		cut = c.Disk.PowerCutFaulty
+	}
 	c.w.hotCut = -1
-	if err := c.Disk.PowerCut(img); err != nil {
+	if err := cut(img); err != nil {
 		return err
 	}
+	c.w.faulted = c.w.faulted || img.lost
 	c.w.hot = c.w.hot[:0]
 	for _, i := range img.tore {
 		c.w.hot = append(c.w.hot, pages[i])
@@ -140,7 +168,7 @@ func (c *cutter) WriteAt(p []byte, off int64) error {
 	if err := c.alive(); err != nil {
 		return err
 	}
-	c.w.maybeHot(off, int64(len(p)))
+	c.w.maybeHot(p, off)
 	return c.Disk.WriteAt(p, off)
 }
 
@@ -185,12 +213,25 @@ type cutImage struct {
 	// that completes the old page with the new write, its first sector
 	// old and the rest new, or any other image.
 	hot int
+	// faulty offers a lost write (Disk.PowerCutFaulty): of the hot page,
+	// once it took the completing tear, or of the first page a barrier
+	// changed since the machine booted, the root page when a root copy
+	// was stored since (the newest root copy lost, leaving the state
+	// before it to meet the journal written since). stale is the hot
+	// page's index among the pages a lost write may take back
+	// (Disk.Stale), -1 if none; with the hot page's last barrier's write
+	// lost, its scrub, the sector the tear left old is the torn page's
+	// of the cut before. lost is set if the image lost a write, at
+	// lostPage.
+	faulty, completing, lost bool
+	stale, lostPage          int
 }
 
 func (c *cutImage) Choose(label string, n int) int {
 	switch label {
 	case diskmodel.LabelPage:
 		completing := c.page == c.hot && c.ch.Choose("cutHotPage", 2) == 0
+		c.completing = c.completing || completing
 		mode := 3 // the completing tear: old first, at the first boundary
 		if !completing {
 			mode = c.ch.Choose("cutPage", 4)
@@ -221,6 +262,22 @@ func (c *cutImage) Choose(label string, n int) int {
 			return n - 2 // its newest
 		}
 		return n - 1
+	case diskmodel.LabelBitFlip, diskmodel.LabelMisdirect:
+		return 0
+	case diskmodel.LabelLostWrite:
+		switch {
+		case !c.faulty:
+		case c.completing && c.stale >= 0 && c.ch.Choose("cutLoseScrub", 2) == 1:
+			c.lost, c.lostPage = true, c.stale
+		case c.ch.Choose("cutLoseFirst", 4) == 0:
+			c.lost, c.lostPage = true, 0
+		}
+		if c.lost {
+			return 1
+		}
+		return 0
+	case diskmodel.LabelLostPage:
+		return c.lostPage
 	}
 	return c.ch.Choose(label, n)
 }
@@ -303,6 +360,9 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 		}
 		if err != nil {
 			return err
+		}
+		if w.ended {
+			return nil
 		}
 	}
 	// The end is the runner's: no cut is due, and none may become due
@@ -448,6 +508,9 @@ func (w *chainWorkload) recoverAfterCut() error {
 			w.cuts++
 			continue
 		}
+		if w.detected(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -460,11 +523,21 @@ func (w *chainWorkload) recoverAfterCut() error {
 	}
 	got, err := dump(snap)
 	snap.Close()
+	if w.detected(err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%w: after power cut %d: %v", errWorkload, w.cuts, err)
 	}
+	lo := w.acked
+	if w.faulted {
+		// As the engine workload's Check under a media fault: the
+		// commits the last barrier made durable have nothing after
+		// them to vouch for them.
+		lo = w.lastAck
+	}
 	match := -1
-	for k := w.started; k >= w.acked; k-- {
+	for k := w.started; k >= lo; k-- {
 		if diff(w.after(k), got) == "" {
 			match = k
 			break
@@ -474,11 +547,25 @@ func (w *chainWorkload) recoverAfterCut() error {
 		return fmt.Errorf("%w: I1/I2/I3/I4 after power cut %d: the recovered state is the model after none of events %d..%d: against %d, %s",
 			errWorkload, w.cuts, w.acked, w.started, w.started, diff(w.after(w.started), got))
 	}
-	if err := w.db.Check(); err != nil {
+	if err := w.db.Check(); w.detected(err) {
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("%w: I5/I6 after power cut %d: %v", errWorkload, w.cuts, err)
 	}
 	w.rebase(match)
+	w.ended = w.faulted
 	return nil
+}
+
+// detected reports whether err, after a cut that put a media fault in
+// the file, is the engine detecting it (I11), and if so ends the run.
+func (w *chainWorkload) detected(err error) bool {
+	var ce *persy.CorruptError
+	if w.faulted && (errors.As(err, &ce) || errors.Is(err, persy.ErrNotPersyFile) || errors.Is(err, persy.ErrFormatVersion)) {
+		w.ended = true
+		return true
+	}
+	return false
 }
 
 // recover opens s, deciding prepared transactions by their ids: through
@@ -537,4 +624,13 @@ func (w *chainWorkload) rebase(k int) {
 	c := w.disk.Counters()
 	w.barriers = c.SyncRanges + c.Syncs
 	w.m = w.after(w.started)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -16,7 +16,8 @@ type policy struct {
 	extendGarbage    bool
 	flipBit          bool // flip one bit in the middle of the file
 	misdirect        bool // the last page's write lands on the first
-	lostWrite        bool // the last page a barrier changed keeps its older version
+	lostWrite        bool // a page a barrier changed keeps its older version: the last such page
+	lostFirst        bool // with lostWrite: the first such page instead, the root page when a root copy changed
 }
 
 func (p policy) Choose(label string, n int) int {
@@ -46,6 +47,9 @@ func (p policy) Choose(label string, n int) int {
 	case diskmodel.LabelLostWrite:
 		return b(p.lostWrite)
 	case diskmodel.LabelLostPage:
+		if p.lostFirst {
+			return 0
+		}
 		return n - 1
 	}
 	return 0
@@ -75,10 +79,15 @@ func policies(p diskmodel.Profile) []diskmodel.Chooser {
 		}
 	}
 	if p.Media {
+		// A lost write of the last page a barrier changed (a journal or
+		// data page as a rule), and of the first (the root page, whose
+		// newest root copy a lost write takes back, leaving the root
+		// state before it to meet the journal written since).
 		for _, q := range []policy{all, {created: true}} {
-			flip, mis, lost := q, q, q
+			flip, mis, lost, lostRoot := q, q, q, q
 			flip.flipBit, mis.misdirect, lost.lostWrite = true, true, true
-			out = append(out, flip, mis, lost)
+			lostRoot.lostWrite, lostRoot.lostFirst = true, true
+			out = append(out, flip, mis, lost, lostRoot)
 		}
 	}
 	return out

@@ -18,13 +18,16 @@ const (
 	// part of the resumed journal.
 	JournalReuseUnscrubbed = "journal-reuse-unscrubbed"
 	// JournalPagesUnstamped writes journal pages without stamps and
-	// checks none, so that where a device loses the scrub of a torn
+	// checks none, so that where a device drops the scrub of a torn
 	// page, the next write of that page, torn the other way, completes
-	// it. make sim's sweeps on media lose the scrub under the write that
-	// reuses the page, but none so far with both pages' payloads small
-	// enough for the old one to validate: make sim misses it; page's
-	// tests catch it.
+	// it: engine-chain's cuts on media drop the scrub under such a tear.
 	JournalPagesUnstamped = "journal-pages-unstamped"
+	// JournalHeadUnmarked reads the journal's head page without checking
+	// the mark the root state gives it, so that where a device drops
+	// the scrub of a page an earlier writer left whole at the address a
+	// checkpoint made the head, unwritten, that page reads as the head,
+	// with the transactions the recovery before discarded.
+	JournalHeadUnmarked = "journal-head-unmarked"
 	// PagesUnaligned places pages of an OS page or more at any sector
 	// boundary, so one journal page shares OS pages with its neighbours.
 	PagesUnaligned = "pages-unaligned"
@@ -112,13 +115,7 @@ const (
 // All lists the seeded bugs the crash exploration catches: make mutants
 // runs make sim's exploration against each and fails if one is missed.
 func All() []string {
-	return []string{JournalReuseUnscrubbed, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, CloseHidesFailure, LostFreeUnreported, RefillUnsynced,
+	return []string{JournalReuseUnscrubbed, JournalPagesUnstamped, JournalHeadUnmarked, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, CloseHidesFailure, LostFreeUnreported, RefillUnsynced,
 		JournalPageUnsynced, SyncErrorIgnored, RootBeforePages, GrowUnsynced, FreedReusedEarly, FreesUnlisted,
 		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked}
 }
-
-// UnitOnly lists the seeded bugs the crash exploration has not been seen
-// to catch, and the unit tests of page and journal do: make mutants
-// shows that those tests fail with each switched on, and says plainly
-// that the exploration misses it.
-func UnitOnly() []string { return []string{JournalPagesUnstamped} }

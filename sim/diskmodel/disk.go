@@ -668,7 +668,17 @@ func (d *Disk) frozenPage(i int) []byte {
 // Yield hook and counters. Every view taken before reads what it read;
 // the handles of the process that lost power must not be used again.
 // PowerCut is a yield point, so a crash may come first.
-func (d *Disk) PowerCut(ch Chooser) error {
+func (d *Disk) PowerCut(ch Chooser) error { return d.powerCut(ch, false) }
+
+// PowerCutFaulty is PowerCut on a device that may also fault as it loses
+// power: on a Media profile the image takes, after the crash's own
+// decisions, the media faults CrashImage's would (at most one, decided
+// by ch under the same labels). A program chaining power cuts uses it to
+// aim one fault at a state it built: a write the device acknowledged and
+// dropped, say, under a page a later write then tears.
+func (d *Disk) PowerCutFaulty(ch Chooser) error { return d.powerCut(ch, true) }
+
+func (d *Disk) powerCut(ch Chooser, media bool) error {
 	if err := d.yield(OpPowerCut, 0, 0, nil); err != nil {
 		return err
 	}
@@ -677,7 +687,7 @@ func (d *Disk) PowerCut(ch Chooser) error {
 	if d.crashed {
 		return ErrCrashed
 	}
-	img, err := d.crashImageLocked(ch, nil, false)
+	img, err := d.crashImageLocked(ch, nil, media)
 	if err != nil {
 		return err
 	}
