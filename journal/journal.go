@@ -355,6 +355,9 @@ func (w *Writer) Write() error {
 		}
 		return err
 	}
+	if err := w.mark(); err != nil {
+		return err
+	}
 	for off := 0; off < len(w.buf); {
 		n := min(PageStream, len(w.buf)-off)
 		first := noEntry
@@ -392,6 +395,30 @@ func (w *Writer) Write() error {
 	return nil
 }
 
+// mark makes sure, before Write writes a page, that the pages it writes
+// carry a generation no writer before this one wrote under where they
+// must: the state the allocator was loaded with is made durable, so no
+// crash brings back the one before for a later writer to store this
+// generation again; and the head page, not yet written, is written
+// under a generation a root state names for it, stored first where
+// none has since the head became the page to write.
+func (w *Writer) mark() error {
+	if len(w.buf) == 0 || mutant.On(mutant.JournalHeadUnmarked) {
+		return nil
+	}
+	if err := w.a.Settle(); err != nil {
+		return err
+	}
+	if !w.marking {
+		return nil
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	w.Committed()
+	return nil
+}
+
 // ErrNoRoom is wrapped by Write and Flush when the file has no room for
 // the pages the entries need (the disk is full: the error wraps ENOSPC
 // too): nothing was written.
@@ -412,16 +439,17 @@ func (w *Writer) room() error {
 func (w *Writer) reserveOwn(ballast bool) (page.Need, error) {
 	w.refillCap = 0
 	short := (len(w.buf)+PageStream-1)/PageStream - w.durable
+	var mark page.Need
 	if w.marking && len(w.buf) > 0 {
-		short = max(short, 1) // the refill that names the head's generation
+		mark = w.a.CommitNeed(page.Need{}) // the commit that names the head's generation
 	}
 	if short <= 0 {
-		return page.Need{}, nil
+		return mark, w.a.Reserve(mark, ballast)
 	}
-	n := w.refillNeed((short+page.MaxJournalSpare-1)/page.MaxJournalSpare, page.MaxJournalSpare)
+	n := w.refillNeed((short+page.MaxJournalSpare-1)/page.MaxJournalSpare, page.MaxJournalSpare).Plus(mark)
 	err := w.a.Reserve(n, ballast)
 	if errors.Is(err, syscall.ENOSPC) && short < page.MaxJournalSpare {
-		small := w.refillNeed(1, short)
+		small := w.refillNeed(1, short).Plus(mark)
 		if w.a.Reserve(small, ballast) == nil {
 			w.refillCap = short
 			return small, nil
@@ -502,13 +530,8 @@ func (w *Writer) Rewind(m Mark) {
 
 // takeSpare returns a page that is durably the journal's, refilling the
 // spares through a commit when none is.
-//
-// The head page, not yet written, is written under a generation no
-// writer before this one wrote under: where no root state since the
-// head became the page to write has named one, the refill's names its
-// own.
 func (w *Writer) takeSpare() (int64, error) {
-	if w.durable == 0 || w.marking && !mutant.On(mutant.JournalHeadUnmarked) {
+	if w.durable == 0 {
 		if err := w.refill(); err != nil {
 			return 0, err
 		}

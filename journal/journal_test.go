@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gopersy/persy/journal"
@@ -780,5 +782,48 @@ func TestEarlierWritersPageIsNotTheHead(t *testing.T) {
 	}
 	if got, tail := readAll(t, f.s); len(got) != 0 {
 		t.Fatalf("the journal trimmed to nothing reads %d entries, the earlier writer's (stopped: %v)", len(got), tail.Stopped)
+	}
+}
+
+// orderLog records the order of writes and barriers.
+type orderLog struct {
+	*mmapfile.Memory
+	ops []string
+}
+
+func (s *orderLog) WriteAt(p []byte, off int64) error {
+	s.ops = append(s.ops, fmt.Sprintf("write %d", off))
+	return s.Memory.WriteAt(p, off)
+}
+
+func (s *orderLog) SyncRange(off, n int64) error {
+	s.ops = append(s.ops, fmt.Sprintf("sync %d+%d", off, n))
+	return s.Memory.SyncRange(off, n)
+}
+
+// TestResumedWriterSettlesFirst: the root state a writer resumed from
+// may be one the process that stored it died before making durable. Its
+// pages carry that state's generation, so before the first of them the
+// state is made durable: were a crash to bring back the state before, a
+// later writer would store the same generation again, and pages of two
+// writers would carry it.
+func TestResumedWriterSettlesFirst(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.w.Append(journal.Entry{Kind: journal.KindStart, Tx: 1})
+	must(t, err)
+	must(t, f.w.Flush())
+	f.commit(t)
+	rec := &orderLog{Memory: f.s}
+	st, err := page.Load(rec)
+	must(t, err)
+	_, tail := readAll(t, rec)
+	w, err := journal.Open(rec, page.NewAllocator(rec, st), st, tail, nil)
+	must(t, err)
+	rec.ops = nil
+	_, err = w.Append(journal.Entry{Kind: journal.KindStart, Tx: 2})
+	must(t, err)
+	must(t, w.Write())
+	if len(rec.ops) < 2 || rec.ops[0] != fmt.Sprintf("sync 0+%d", page.FirstPage) || !strings.HasPrefix(rec.ops[1], "write ") {
+		t.Fatalf("a resumed writer's first Write made %v: want the root page synced, then its page", rec.ops)
 	}
 }

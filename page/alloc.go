@@ -115,6 +115,26 @@ func NewAllocator(s mmapfile.Storage, st State) *Allocator {
 // took back since the last Commit.
 func (a *Allocator) State() State { return a.st }
 
+// Settle makes the state the allocator was made with durable, once: a
+// state loaded from a root copy that the process which wrote it may have
+// died before making durable. Allocate settles first; so must a caller
+// that writes pages stamped with the state's generation (the journal)
+// before it allocates: a crash could otherwise bring back the state
+// before, and a later writer store that generation again.
+func (a *Allocator) Settle() error {
+	if a.err != nil {
+		return a.err
+	}
+	if !a.settled {
+		// Both root slots share the first OS page: one barrier.
+		if err := a.s.SyncRange(RootAddr, FirstPage); err != nil {
+			return a.fail(err)
+		}
+		a.settled = true
+	}
+	return nil
+}
+
 // Allocate returns a page of size exponent exp for the caller to write.
 // It is not durable: until a Commit stores a state that has it handed
 // out, a crash returns it to free.
@@ -122,12 +142,8 @@ func (a *Allocator) Allocate(exp uint8) (Ref, error) {
 	if a.err != nil {
 		return Ref{}, a.err
 	}
-	if !a.settled {
-		// Both root slots share the first OS page: one barrier.
-		if err := a.s.SyncRange(RootAddr, FirstPage); err != nil {
-			return Ref{}, a.fail(err)
-		}
-		a.settled = true
+	if err := a.Settle(); err != nil {
+		return Ref{}, err
 	}
 	if exp < MinExp || exp > MaxExp {
 		return Ref{}, fmt.Errorf("page: allocate: size exponent %d outside [%d, %d]", exp, MinExp, MaxExp)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
@@ -176,6 +177,11 @@ func (w *journalWorkload) check(rb sim.Reboot) error {
 		}
 		return nil
 	}
+	if d, ok := s.(*diskmodel.Disk); ok && !rb.Damaged {
+		if err := resumeTornAgain(d, tail, byLSN, w.log); err != nil {
+			return err
+		}
+	}
 	// Resume: an entry appended now, spanning two or three pages, follows
 	// what was read. It is shorter than the longest entry the run
 	// appends, so an entry a crash cut can reach past its end.
@@ -289,4 +295,107 @@ func (w *journalWorkload) read(s mmapfile.Storage, st page.State, byLSN map[uint
 		return nil, tail, fmt.Errorf("read: %w", err)
 	}
 	return got, tail, nil
+}
+
+// resumeTornAgain resumes the journal on a copy of the crash image, as
+// an opener does, writes one small entry where the read stopped, and
+// cuts the power before its barrier, tearing every page written since
+// the other way from the first crash: the first sector as it was, the
+// rest new; on a media profile, the device also drops the write that
+// scrubbed the page the read stopped at. A small payload leaves the
+// sectors past the first zero in both writes, so an old page the first
+// crash tore there, its first sector new, would be completed into a
+// valid page by such a tear if nothing kept it from validating (the
+// scrub, the stamps), and its entries, discarded by the read that
+// resumed the journal, would come back. The journal read after this
+// second crash holds the entries read before, and past them at most the
+// small entry, whole.
+func resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int, log []logged) error {
+	profile := d.Profile()
+	img := &diskmodel.Image{Exists: true, Data: bytes.Clone(d.Bytes(0, int(d.Size())))}
+	d2, err := diskmodel.FromImage(img, diskmodel.Options{Profile: profile})
+	if err != nil {
+		return err
+	}
+	st, err := page.Load(d2)
+	if err != nil {
+		return err
+	}
+	if _, err := page.Scrub(d2, st); err != nil {
+		return err
+	}
+	a := page.NewAllocator(d2, st)
+	jw, err := journal.Open(d2, a, st, tail, nil)
+	if err != nil {
+		return err
+	}
+	small := journal.Entry{Kind: journal.KindStart, Tx: 1 << 41}
+	lsn, err := jw.Append(small)
+	if err != nil {
+		return err
+	}
+	if err := jw.Write(); err != nil {
+		return err
+	}
+	lost := slices.Index(d2.Stale(), tail.Next)
+	unit := 0
+	cut, err := d2.CrashImage(diskmodel.Func(func(label string, n int) int {
+		switch label {
+		case diskmodel.LabelCreated, diskmodel.LabelSize:
+			return n - 1
+		case diskmodel.LabelPage:
+			unit = 0
+			return diskmodel.PageMixed
+		case diskmodel.LabelUnit:
+			unit++
+			if unit == 1 {
+				return 0 // the first sector of a page: as it was
+			}
+			if profile.GarbageTorn {
+				return n - 2 // the newest, garbage being the last choice
+			}
+			return n - 1
+		case diskmodel.LabelLostWrite:
+			if lost >= 0 {
+				return 1
+			}
+		case diskmodel.LabelLostPage:
+			return lost
+		}
+		return 0
+	}), nil)
+	if err != nil {
+		return err
+	}
+	d3, err := diskmodel.FromImage(cut, diskmodel.Options{Profile: profile, Frozen: true})
+	if err != nil {
+		return err
+	}
+	st, err = page.Load(d3)
+	if err != nil {
+		return fmt.Errorf("a second crash, in the resumed journal's first write: load: %w", err)
+	}
+	var bad error
+	_, err = journal.Read(d3, st, func(at uint64, e journal.Entry) error {
+		if at >= tail.EndLSN {
+			if at != lsn || e.Kind != small.Kind || e.Tx != small.Tx {
+				bad = fmt.Errorf("%w: a second crash, in the resumed journal's first write, brings back an entry at LSN %d, past %d where the journal resumed: %v of transaction %d, which the resumed read discarded", errWrongData, at, tail.EndLSN, e.Kind, e.Tx)
+				return bad
+			}
+			return nil
+		}
+		i, ok := byLSN[at]
+		if !ok || log[i].e.Kind != e.Kind || log[i].e.Tx != e.Tx || !bytes.Equal(log[i].e.Data, e.Data) {
+			bad = fmt.Errorf("%w: a second crash, in the resumed journal's first write: the entry at LSN %d is not the one appended there", errWrongData, at)
+			return bad
+		}
+		return nil
+	})
+	if bad != nil {
+		return bad
+	}
+	if err != nil {
+		return fmt.Errorf("a second crash, in the resumed journal's first write: %w", err)
+	}
+	return nil
 }
