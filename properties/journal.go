@@ -37,6 +37,9 @@ type journalWorkload struct {
 	// trim at or before g.
 	trims    []trim
 	ackedGen uint64 // the root generation last known durable
+	// bufs are the buffers resumeTornAgain copies and tears images in,
+	// reused from one crash state to the next.
+	bufs [3][]byte
 }
 
 type trim struct {
@@ -178,7 +181,7 @@ func (w *journalWorkload) check(rb sim.Reboot) error {
 		return nil
 	}
 	if d, ok := s.(*diskmodel.Disk); ok && !rb.Damaged {
-		if err := resumeTornAgain(d, tail, byLSN, w.log); err != nil {
+		if err := w.resumeTornAgain(d, tail, byLSN); err != nil {
 			return err
 		}
 	}
@@ -310,10 +313,11 @@ func (w *journalWorkload) read(s mmapfile.Storage, st page.State, byLSN map[uint
 // resumed the journal, would come back. The journal read after this
 // second crash holds the entries read before, and past them at most the
 // small entry, whole.
-func resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int, log []logged) error {
+func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int) error {
 	profile := d.Profile()
-	img := &diskmodel.Image{Exists: true, Data: bytes.Clone(d.Bytes(0, int(d.Size())))}
-	d2, err := diskmodel.FromImage(img, diskmodel.Options{Profile: profile})
+	w.bufs[0] = append(w.bufs[0][:0], d.Bytes(0, int(d.Size()))...)
+	img := &diskmodel.Image{Exists: true, Data: w.bufs[0]}
+	d2, err := diskmodel.FromImage(img, diskmodel.Options{Profile: profile, Buffer: w.bufs[1]})
 	if err != nil {
 		return err
 	}
@@ -363,9 +367,13 @@ func resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int,
 			return lost
 		}
 		return 0
-	}), nil)
+	}), w.bufs[2])
 	if err != nil {
 		return err
+	}
+	w.bufs[2] = cut.Data
+	if cap(w.bufs[1]) < int(d2.Size()) {
+		w.bufs[1] = make([]byte, 0, roundUpPage(d2.Size()))
 	}
 	d3, err := diskmodel.FromImage(cut, diskmodel.Options{Profile: profile, Frozen: true})
 	if err != nil {
@@ -376,6 +384,7 @@ func resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int,
 		return fmt.Errorf("a second crash, in the resumed journal's first write: load: %w", err)
 	}
 	var bad error
+	before := 0
 	_, err = journal.Read(d3, st, func(at uint64, e journal.Entry) error {
 		if at >= tail.EndLSN {
 			if at != lsn || e.Kind != small.Kind || e.Tx != small.Tx {
@@ -384,8 +393,9 @@ func resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int,
 			}
 			return nil
 		}
+		before++
 		i, ok := byLSN[at]
-		if !ok || log[i].e.Kind != e.Kind || log[i].e.Tx != e.Tx || !bytes.Equal(log[i].e.Data, e.Data) {
+		if !ok || w.log[i].e.Kind != e.Kind || w.log[i].e.Tx != e.Tx || !bytes.Equal(w.log[i].e.Data, e.Data) {
 			bad = fmt.Errorf("%w: a second crash, in the resumed journal's first write: the entry at LSN %d is not the one appended there", errWrongData, at)
 			return bad
 		}
@@ -397,5 +407,12 @@ func resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, byLSN map[uint64]int,
 	if err != nil {
 		return fmt.Errorf("a second crash, in the resumed journal's first write: %w", err)
 	}
+	if before != tail.Entries {
+		return fmt.Errorf("a second crash, in the resumed journal's first write: %d entries before LSN %d, where the read before it found %d", before, tail.EndLSN, tail.Entries)
+	}
 	return nil
+}
+
+func roundUpPage(n int64) int64 {
+	return (n + mmapfile.PageBytes - 1) / mmapfile.PageBytes * mmapfile.PageBytes
 }
