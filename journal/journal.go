@@ -175,7 +175,7 @@ func resume(s mmapfile.Storage, a *page.Allocator, st page.State, t Tail, commit
 			return nil, &page.CorruptError{Page: addr, Reason: fmt.Sprintf("a journal page past the allocator's end %d", st.End)}
 		}
 	}
-	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, headGen: st.JournalHeadGen, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: t.pages, prevSum: t.lastSum}
+	w := &Writer{s: s, a: a, head: st.JournalHead, headSeq: st.JournalSeq, headGen: st.JournalHeadGen, next: t.Next, seq: t.NextSeq, lsn: t.EndLSN, pages: slices.Clone(t.pages), prevSum: t.lastSum}
 	// With no page read, the head is the page the next one goes to, and
 	// a writer before the crash may have written it under the
 	// generation the state names: the next state names a later one.

@@ -827,3 +827,26 @@ func TestResumedWriterSettlesFirst(t *testing.T) {
 		t.Fatalf("a resumed writer's first Write made %v: want the root page synced, then its page", rec.ops)
 	}
 }
+
+// TestOpenKeepsTheTail: a Tail is a value the caller may open again (a
+// test of a crash does, once per copy of the file); the writer Open
+// makes from it does not share the pages it lists, so a trim by that
+// writer leaves the Tail as it was.
+func TestOpenKeepsTheTail(t *testing.T) {
+	f := newFixture(t)
+	for i := range 9 {
+		_, err := f.w.Append(journal.Entry{Kind: journal.KindUpdate, Tx: 7, A: uint64(i), Data: bytes.Repeat([]byte{byte(i + 1)}, 1200)})
+		must(t, err)
+	}
+	must(t, f.w.Flush())
+	_, tail := readAll(t, f.s)
+	st, err := page.Load(f.s)
+	must(t, err)
+	before := tail.Owned(st)
+	w, err := journal.Open(f.s, page.NewAllocator(f.s, st), st, tail, nil)
+	must(t, err)
+	must(t, w.Trim(w.End()-1))
+	if after := tail.Owned(st); !slices.Equal(after.Reachable, before.Reachable) {
+		t.Fatalf("a trim by a writer opened from the tail changed the tail's pages from %v to %v", before.Reachable, after.Reachable)
+	}
+}

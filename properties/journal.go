@@ -410,6 +410,61 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 	if before != tail.Entries {
 		return fmt.Errorf("a second crash, in the resumed journal's first write: %d entries before LSN %d, where the read before it found %d", before, tail.EndLSN, tail.Entries)
 	}
+	if !profile.Media {
+		return nil
+	}
+	// Then the writer makes its entry durable and trims the journal to
+	// nothing, as a checkpoint does: the head becomes the page the next
+	// one goes to, a spare the resumed writer scrubbed if it claimed a
+	// sequence number it would write. A crash now, with the device
+	// dropping that scrub, leaves there what the writer before the
+	// first crash left: a page of the very sequence number, whole if
+	// the first crash kept it. It must not read as the head.
+	if err := jw.Flush(); err != nil {
+		return err
+	}
+	if err := jw.Trim(jw.End()); err != nil {
+		return err
+	}
+	if err := a.Commit(jw.Fill); err != nil {
+		return err
+	}
+	jw.Committed()
+	head := a.State().JournalHead
+	lost = slices.Index(d2.Stale(), head)
+	if lost < 0 {
+		return nil
+	}
+	cut, err = d2.CrashImage(diskmodel.Func(func(label string, n int) int {
+		switch label {
+		case diskmodel.LabelCreated, diskmodel.LabelSize:
+			return n - 1
+		case diskmodel.LabelLostWrite:
+			return 1
+		case diskmodel.LabelLostPage:
+			return lost
+		}
+		return 0
+	}), w.bufs[2])
+	if err != nil {
+		return err
+	}
+	w.bufs[2] = cut.Data
+	d4, err := diskmodel.FromImage(cut, diskmodel.Options{Profile: profile, Frozen: true})
+	if err != nil {
+		return err
+	}
+	if st, err = page.Load(d4); err != nil {
+		return fmt.Errorf("a crash after the resumed journal was trimmed to nothing: load: %w", err)
+	}
+	n := 0
+	_, err = journal.Read(d4, st, func(at uint64, e journal.Entry) error {
+		n++
+		return fmt.Errorf("%w: a crash after the resumed journal was trimmed to nothing, its head's scrub dropped, reads an entry at LSN %d, %v of transaction %d, from the page at %d", errWrongData, at, e.Kind, e.Tx, head)
+	})
+	if n > 0 {
+		return err
+	}
 	return nil
 }
 
