@@ -343,7 +343,7 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 	}
 	lost := slices.Index(d2.Stale(), tail.Next)
 	unit := 0
-	cut, err := d2.CrashImage(diskmodel.Func(func(label string, n int) int {
+	d3, err := w.crashAgain(d2, diskmodel.Func(func(label string, n int) int {
 		switch label {
 		case diskmodel.LabelCreated, diskmodel.LabelSize:
 			return n - 1
@@ -367,17 +367,12 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 			return lost
 		}
 		return 0
-	}), w.bufs[2])
+	}))
 	if err != nil {
 		return err
 	}
-	w.bufs[2] = cut.Data
 	if cap(w.bufs[1]) < int(d2.Size()) {
 		w.bufs[1] = make([]byte, 0, roundUpPage(d2.Size()))
-	}
-	d3, err := diskmodel.FromImage(cut, diskmodel.Options{Profile: profile, Frozen: true})
-	if err != nil {
-		return err
 	}
 	st, err = page.Load(d3)
 	if err != nil {
@@ -435,7 +430,7 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 	if lost < 0 {
 		return nil
 	}
-	cut, err = d2.CrashImage(diskmodel.Func(func(label string, n int) int {
+	d4, err := w.crashAgain(d2, diskmodel.Func(func(label string, n int) int {
 		switch label {
 		case diskmodel.LabelCreated, diskmodel.LabelSize:
 			return n - 1
@@ -445,12 +440,7 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 			return lost
 		}
 		return 0
-	}), w.bufs[2])
-	if err != nil {
-		return err
-	}
-	w.bufs[2] = cut.Data
-	d4, err := diskmodel.FromImage(cut, diskmodel.Options{Profile: profile, Frozen: true})
+	}))
 	if err != nil {
 		return err
 	}
@@ -466,6 +456,17 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 		return err
 	}
 	return nil
+}
+
+// crashAgain takes the crash image ch decides of d, into a buffer kept
+// for the next, and boots a frozen disk on it for reading.
+func (w *journalWorkload) crashAgain(d *diskmodel.Disk, ch diskmodel.Chooser) (*diskmodel.Disk, error) {
+	cut, err := d.CrashImage(ch, w.bufs[2])
+	if err != nil {
+		return nil, err
+	}
+	w.bufs[2] = cut.Data
+	return diskmodel.FromImage(cut, diskmodel.Options{Profile: d.Profile(), Frozen: true})
 }
 
 func roundUpPage(n int64) int64 {
