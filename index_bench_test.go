@@ -10,10 +10,20 @@ import (
 const benchIndexKeys = 1_000_000
 
 func benchIndexDB(b *testing.B) *DB {
+	return benchDB(b, func(tx *Tx) error { return CreateIndex[uint64, uint64](tx, "i", Replace) })
+}
+
+// benchSegmentDB is a benchmark's database on a real file holding one
+// empty segment, "s".
+func benchSegmentDB(b *testing.B) *DB {
+	return benchDB(b, func(tx *Tx) error { return tx.CreateSegment("s") })
+}
+
+// benchDB is a benchmark's database on a real file in its temporary
+// folder, created by create and closed when the benchmark ends.
+func benchDB(b *testing.B, create func(*Tx) error) *DB {
 	b.Helper()
-	db, err := OpenOrCreate(filepath.Join(b.TempDir(), "db"), Options{}, func(tx *Tx) error {
-		return CreateIndex[uint64, uint64](tx, "i", Replace)
-	})
+	db, err := OpenOrCreate(filepath.Join(b.TempDir(), "db"), Options{}, create)
 	if err != nil {
 		b.Fatal(err)
 	}

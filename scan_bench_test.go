@@ -2,7 +2,6 @@ package persy
 
 import (
 	"bytes"
-	"path/filepath"
 	"testing"
 )
 
@@ -12,13 +11,7 @@ const benchScanRecords = 200_000
 // BenchmarkScan: a full scan of a segment of 200,000 records of 100
 // bytes through a snapshot, DESIGN's B4; an op is one record read.
 func BenchmarkScan(b *testing.B) {
-	db, err := OpenOrCreate(filepath.Join(b.TempDir(), "db"), Options{}, func(tx *Tx) error {
-		return tx.CreateSegment("s")
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchSegmentDB(b)
 	val := bytes.Repeat([]byte{7}, 100)
 	for done := 0; done < benchScanRecords; {
 		err := db.Update(func(tx *Tx) error {

@@ -374,7 +374,8 @@ func (w *Writer) Write() error {
 		binary.LittleEndian.PutUint64(p[durableOff:], w.durableSeq)
 		binary.LittleEndian.PutUint32(p[firstOff:], first)
 		binary.LittleEndian.PutUint32(p[prevOff:], w.prevSum)
-		binary.LittleEndian.PutUint64(p[genOff:], w.a.State().Gen)
+		gen := w.a.Gen() // after takeSpare, whose refill may store a state
+		binary.LittleEndian.PutUint64(p[genOff:], gen)
 		p = append(p, w.buf[off:off+n]...)
 		if w.pageBuf == nil {
 			w.pageBuf = make([]byte, 1<<PageExp)
@@ -384,9 +385,9 @@ func (w *Writer) Write() error {
 		if err != nil {
 			return err
 		}
-		w.unsynced = append(w.unsynced, w.next)
-		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n), gen: w.a.State().Gen})
 		w.prevSum = ptr.Sum
+		w.unsynced = append(w.unsynced, w.next)
+		w.pages = append(w.pages, written{addr: w.next, seq: w.seq, lsn: w.lsn, end: w.lsn + uint64(n), gen: gen})
 		w.next, w.seq, w.lsn = after, w.seq+1, w.lsn+uint64(n)
 		off += n
 	}

@@ -115,6 +115,10 @@ func NewAllocator(s mmapfile.Storage, st State) *Allocator {
 // took back since the last Commit.
 func (a *Allocator) State() State { return a.st }
 
+// Gen returns the generation of the allocator's state: the last stored,
+// or, inside a Commit's update, the one being stored.
+func (a *Allocator) Gen() uint64 { return a.st.Gen }
+
 // Settle makes the state the allocator was made with durable, once: a
 // state loaded from a root copy that the process which wrote it may have
 // died before making durable. Allocate settles first; so must a caller

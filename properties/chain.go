@@ -87,7 +87,7 @@ func (w *chainWorkload) maybeHot(b []byte, off int64) {
 		if off >= p+mmapfile.PageBytes || off+n <= p {
 			continue
 		}
-		if off == p && n == mmapfile.SectorBytes && allZero(b) {
+		if off == p && n == mmapfile.SectorBytes && bytes.Count(b, []byte{0}) == len(b) {
 			return
 		}
 		w.hot = slices.Delete(w.hot, i, i+1)
@@ -624,13 +624,4 @@ func (w *chainWorkload) rebase(k int) {
 	c := w.disk.Counters()
 	w.barriers = c.SyncRanges + c.Syncs
 	w.m = w.after(w.started)
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -341,33 +341,7 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 	if err := jw.Write(); err != nil {
 		return err
 	}
-	lost := slices.Index(d2.Stale(), tail.Next)
-	unit := 0
-	d3, err := w.crashAgain(d2, diskmodel.Func(func(label string, n int) int {
-		switch label {
-		case diskmodel.LabelCreated, diskmodel.LabelSize:
-			return n - 1
-		case diskmodel.LabelPage:
-			unit = 0
-			return diskmodel.PageMixed
-		case diskmodel.LabelUnit:
-			unit++
-			if unit == 1 {
-				return 0 // the first sector of a page: as it was
-			}
-			if profile.GarbageTorn {
-				return n - 2 // the newest, garbage being the last choice
-			}
-			return n - 1
-		case diskmodel.LabelLostWrite:
-			if lost >= 0 {
-				return 1
-			}
-		case diskmodel.LabelLostPage:
-			return lost
-		}
-		return 0
-	}))
+	d3, err := w.crashAgain(d2, slices.Index(d2.Stale(), tail.Next))
 	if err != nil {
 		return err
 	}
@@ -426,21 +400,11 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 	}
 	jw.Committed()
 	head := a.State().JournalHead
-	lost = slices.Index(d2.Stale(), head)
+	lost := slices.Index(d2.Stale(), head)
 	if lost < 0 {
 		return nil
 	}
-	d4, err := w.crashAgain(d2, diskmodel.Func(func(label string, n int) int {
-		switch label {
-		case diskmodel.LabelCreated, diskmodel.LabelSize:
-			return n - 1
-		case diskmodel.LabelLostWrite:
-			return 1
-		case diskmodel.LabelLostPage:
-			return lost
-		}
-		return 0
-	}))
+	d4, err := w.crashAgain(d2, lost)
 	if err != nil {
 		return err
 	}
@@ -458,9 +422,40 @@ func (w *journalWorkload) resumeTornAgain(d *diskmodel.Disk, tail journal.Tail, 
 	return nil
 }
 
-// crashAgain takes the crash image ch decides of d, into a buffer kept
-// for the next, and boots a frozen disk on it for reading.
-func (w *journalWorkload) crashAgain(d *diskmodel.Disk, ch diskmodel.Chooser) (*diskmodel.Disk, error) {
+// crashAgain takes the image of a crash of d, into a buffer kept for
+// the next, and boots a frozen disk on it for reading. Every page with
+// unsynced writes is torn with its first sector as it was and the rest
+// new; where lost is not -1, the page Disk.Stale lists at lost also
+// loses the write of its last barrier (the profile must have media
+// faults).
+func (w *journalWorkload) crashAgain(d *diskmodel.Disk, lost int) (*diskmodel.Disk, error) {
+	garbage := d.Profile().GarbageTorn
+	unit := 0
+	ch := diskmodel.Func(func(label string, n int) int {
+		switch label {
+		case diskmodel.LabelCreated, diskmodel.LabelSize:
+			return n - 1
+		case diskmodel.LabelPage:
+			unit = 0
+			return diskmodel.PageMixed
+		case diskmodel.LabelUnit:
+			unit++
+			switch {
+			case unit == 1:
+				return 0 // the first sector of a page: as it was
+			case garbage:
+				return n - 2 // the newest, garbage being the last choice
+			}
+			return n - 1
+		case diskmodel.LabelLostWrite:
+			if lost >= 0 {
+				return 1
+			}
+		case diskmodel.LabelLostPage:
+			return lost
+		}
+		return 0
+	})
 	cut, err := d.CrashImage(ch, w.bufs[2])
 	if err != nil {
 		return nil, err
