@@ -11,6 +11,7 @@
 package page
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -430,17 +431,18 @@ func ReadPtr(s mmapfile.Storage, p Ptr) (Header, []byte, error) {
 	return h, payload, nil
 }
 
+// zeros is what allZero compares against, a chunk at a time.
+var zeros [4096]byte
+
+// allZero reports whether p holds only zero bytes. It compares a chunk at
+// a time with bytes.Equal, whose vector loop is several times faster than
+// a loop over words for the few hundred bytes after a small payload.
 func allZero(p []byte) bool {
-	for len(p) >= 8 {
-		if binary.LittleEndian.Uint64(p) != 0 {
+	for len(p) > len(zeros) {
+		if !bytes.Equal(p[:len(zeros)], zeros[:]) {
 			return false
 		}
-		p = p[8:]
+		p = p[len(zeros):]
 	}
-	for _, b := range p {
-		if b != 0 {
-			return false
-		}
-	}
-	return true
+	return bytes.Equal(p, zeros[:len(p)])
 }

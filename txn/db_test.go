@@ -234,3 +234,69 @@ func TestVersionStrategies(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanLocksInKeyOrder: a prepare takes its locks in key order, each
+// key once, the records it writes exclusive and those it only read
+// shared, however the records written, the records read, the segments
+// and the names interleave.
+func TestPlanLocksInKeyOrder(t *testing.T) {
+	db, err := OpenMemory(Options{})
+	mustT(t, err)
+	defer db.Close()
+	var ids []RecordID
+	mustT(t, db.Update(func(tx *Tx) error {
+		for _, s := range []string{"a", "b"} {
+			if err := tx.CreateSegment(s); err != nil {
+				return err
+			}
+			for i := range 300 {
+				id, err := tx.Insert(s, []byte{byte(i)})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+		}
+		return tx.CreateSegment("gone")
+	}))
+	tx, err := db.Begin(TxOptions{Strategy: VersionOnRead})
+	mustT(t, err)
+	defer tx.Rollback()
+	writes := map[string]bool{}
+	for i := 0; i < 300; i += 7 {
+		for j, s := range []string{"b", "a"} {
+			id := ids[j*300+i]
+			if _, err := tx.Read(s, id); err != nil {
+				t.Fatal(err)
+			}
+			if i%3 != 0 {
+				mustT(t, tx.Update(s, id, []byte("new")))
+			}
+		}
+	}
+	mustT(t, tx.CreateSegment("c"))
+	mustT(t, tx.DropSegment("gone"))
+	_, err = tx.Insert("a", []byte("inserted"))
+	mustT(t, err)
+	for k := range tx.writes {
+		writes[recLockKey(k)] = true
+	}
+	_, locks := tx.plan()
+	records := 0
+	for i, l := range locks {
+		if i > 0 && locks[i-1].key >= l.key {
+			t.Fatalf("lock %d %q after %q: not in key order, or twice", i, l.key, locks[i-1].key)
+		}
+		if l.key[0] != 'r' {
+			continue
+		}
+		records++
+		if l.exclusive != writes[l.key] {
+			t.Errorf("record lock %q: exclusive %v, written %v", l.key, l.exclusive, writes[l.key])
+		}
+	}
+	// 43 records read in each segment, 29 of them updated, and one insert.
+	if want := 2*43 + 1; records != want {
+		t.Errorf("%d record locks, want %d", records, want)
+	}
+}
