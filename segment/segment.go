@@ -71,32 +71,90 @@ func EncodeAddress(seg, index uint64, slots *[SlotsPerPage]Slot) []byte {
 // index-th of its pages, into slots. Every live slot must point at a page
 // inside the allocated part of the file, whose allocator end is end.
 func ReadAddress(s mmapfile.Storage, r page.Ptr, seg, index uint64, end int64, slots *[SlotsPerPage]Slot) error {
-	h, p, err := page.ReadPtr(s, r)
+	p, err := address(s, r, seg, index)
 	if err != nil {
 		return err
 	}
-	if h.Type != page.TypeAddress || len(p) != addrHead+SlotsPerPage*slotBytes {
-		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of %d bytes where address page %d of segment %d belongs", h.Type, h.Bytes(), index, seg)}
-	}
-	if gs, gi := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:]); gs != seg || gi != index {
-		return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("address page %d of segment %d where page %d of segment %d belongs", gi, gs, index, seg)}
-	}
-	p = p[addrHead:]
 	for i := range slots {
-		ref := page.Unpack(int64(binary.LittleEndian.Uint64(p)))
-		ver := binary.LittleEndian.Uint32(p[8:])
-		sum := binary.LittleEndian.Uint32(p[12:])
-		p = p[slotBytes:]
-		switch {
-		case ref == (page.Ref{}) && sum == 0:
-			slots[i] = Slot{Version: ver}
-		case ref.Within(end) && ver > 0:
-			slots[i] = Slot{Data: page.Ptr{Ref: ref, Sum: sum}, Version: ver, Live: true}
-		default:
-			return &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("slot %d: page %d of exponent %d, version %d, checksum %#x", i, ref.Addr, ref.Exp, ver, sum)}
+		if slots[i], err = decodeSlot(p[i*slotBytes:], i, r.Addr, end); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// AddressView is the slots of an address page as the file holds them,
+// borrowed: valid while the page is neither rewritten nor unmapped.
+type AddressView struct {
+	b         []byte
+	addr, end int64
+}
+
+// ViewAddress returns the slots of address page r of segment seg, the
+// index-th of its pages, checking each slot as ReadAddress does, with the
+// file's size for its end, when Slot reads it. With check it first checks
+// the whole page as ReadAddress does (its checksum, header, segment and
+// index); without, the caller has done so since the page was written,
+// and nothing has written it since: a page a version reads is not reused
+// while it does.
+func ViewAddress(s mmapfile.Storage, r page.Ptr, seg, index uint64, check bool) (AddressView, error) {
+	size := s.Size()
+	if check {
+		p, err := address(s, r, seg, index)
+		if err != nil {
+			return AddressView{}, err
+		}
+		return AddressView{b: p, addr: r.Addr, end: size}, nil
+	}
+	off := r.Addr + page.HeaderSize + addrHead
+	if r.Exp != AddressExp || off+SlotsPerPage*slotBytes > size {
+		return AddressView{}, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("no address page of segment %d fits there in a file of %d bytes", seg, size)}
+	}
+	return AddressView{b: s.Bytes(off, SlotsPerPage*slotBytes), addr: r.Addr, end: size}, nil
+}
+
+// Slot decodes slot i of the view.
+func (v *AddressView) Slot(i int) (Slot, error) {
+	return decodeSlot(v.b[i*slotBytes:], i, v.addr, v.end)
+}
+
+// address returns the slots' bytes of address page r of segment seg,
+// the index-th of its pages, borrowed, after checking the page.
+func address(s mmapfile.Storage, r page.Ptr, seg, index uint64) ([]byte, error) {
+	h, p, err := page.ReadPtr(s, r)
+	if err != nil {
+		return nil, err
+	}
+	if h.Type != page.TypeAddress || len(p) != addrHead+SlotsPerPage*slotBytes {
+		return nil, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("a %v page of %d bytes where address page %d of segment %d belongs", h.Type, h.Bytes(), index, seg)}
+	}
+	if gs, gi := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:]); gs != seg || gi != index {
+		return nil, &page.CorruptError{Page: r.Addr, Reason: fmt.Sprintf("address page %d of segment %d where page %d of segment %d belongs", gi, gs, index, seg)}
+	}
+	return p[addrHead:], nil
+}
+
+// decodeSlot decodes slot i from b, of address page addr: a live slot
+// must point at a page below end.
+func decodeSlot(b []byte, i int, addr, end int64) (Slot, error) {
+	b = b[:slotBytes]
+	ref := page.Unpack(int64(binary.LittleEndian.Uint64(b)))
+	ver := binary.LittleEndian.Uint32(b[8:])
+	sum := binary.LittleEndian.Uint32(b[12:])
+	switch {
+	case ref == (page.Ref{}) && sum == 0:
+		return Slot{Version: ver}, nil
+	case ref.Within(end) && ver > 0:
+		return Slot{Data: page.Ptr{Ref: ref, Sum: sum}, Version: ver, Live: true}, nil
+	}
+	return Slot{}, badSlot(i, addr, ref, ver, sum)
+}
+
+// badSlot is decodeSlot's error, out of line so that decodeSlot inlines.
+//
+//go:noinline
+func badSlot(i int, addr int64, ref page.Ref, ver, sum uint32) error {
+	return &page.CorruptError{Page: addr, Reason: fmt.Sprintf("slot %d: page %d of exponent %d, version %d, checksum %#x", i, ref.Addr, ref.Exp, ver, sum)}
 }
 
 // DataExp returns the size exponent of the data page holding a record of

@@ -54,12 +54,15 @@ func (db *DB) checkIndexes(v *version) []error {
 			continue
 		}
 		var live []uint64
-		for i, p := range seg.pages {
-			for j := range p {
-				if n := uint64(i)*segment.SlotsPerPage + uint64(j); n != 0 && p[j].Live {
-					live = append(live, n)
-				}
+		err = db.each(seg, func(n uint64, sl *segment.Slot) bool {
+			if n != 0 && sl.Live {
+				live = append(live, n)
 			}
+			return true
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		errs = append(errs, checkTree(name, src, root, live)...)
 	}

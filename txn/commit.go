@@ -119,7 +119,7 @@ func (db *DB) processOnce(batch []*commitReq) (noRoom bool) {
 	for _, r := range batch {
 		a := applied{r: r}
 		if r.kind == reqCommit || r.kind == reqDecideCommit {
-			nv, fx, err := apply(work, work.seq+1, r.ops)
+			nv, fx, err := db.apply(work, work.seq+1, r.ops)
 			if err != nil {
 				r.err = fmt.Errorf("persy: the transaction does not apply: %w", err)
 				continue
@@ -287,7 +287,7 @@ func (db *DB) noteEffects(fx effects, seq uint64) {
 	}
 	for _, k := range fx.freedSlots {
 		if a := db.slots[k.seg]; a != nil {
-			a.free = append(a.free, k.page)
+			a.give(k.page)
 		}
 	}
 	for _, k := range fx.inserted {
@@ -295,7 +295,7 @@ func (db *DB) noteEffects(fx effects, seq uint64) {
 			// A slot no reservation took: a transaction's own new
 			// segment, or a commit recovery redoes.
 			for n := a.next; n < k.page; n++ {
-				a.free = append(a.free, n)
+				a.give(n)
 			}
 			a.next = k.page + 1
 		}

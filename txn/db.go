@@ -82,10 +82,61 @@ type DB struct {
 	shut  bool
 }
 
-// slotAlloc hands out a segment's record slots: emptied ones first.
+// slotAlloc hands out a segment's record slots: emptied ones first, the
+// lowest of those the database opened with before the rest. It finds
+// the empty slots it opened with page by page, as free runs out, so that
+// opening a file reads no address page. Callers hold mu.
 type slotAlloc struct {
 	next uint64   // slots from next on were never used
 	free []uint64 // emptied slots, taken from the end
+	// pages is the number of address pages the segment had when the
+	// database opened, and scan the first of them not yet searched for
+	// the slots it held empty then.
+	scan, pages uint64
+	// known holds the slots on pages from scan on that free has had
+	// since the database opened: the search passes them over.
+	known map[uint64]bool
+}
+
+// take returns the slot to fill next in segment s of the current
+// version.
+func (a *slotAlloc) take(db *DB, s *segState) (uint64, error) {
+	for len(a.free) == 0 && a.scan < a.pages && s != nil {
+		p := a.scan
+		for j := uint64(segment.SlotsPerPage); j > 0; j-- {
+			n := p*segment.SlotsPerPage + j - 1
+			if a.known[n] {
+				delete(a.known, n)
+				continue
+			}
+			sl, ok, err := db.slot(s, n)
+			if err != nil {
+				return 0, err
+			}
+			if ok && !sl.Live {
+				a.free = append(a.free, n)
+			}
+		}
+		a.scan++
+	}
+	if n := len(a.free); n > 0 {
+		slot := a.free[n-1]
+		a.free = a.free[:n-1]
+		return slot, nil
+	}
+	a.next++
+	return a.next - 1, nil
+}
+
+// give makes slot n empty again, the next to take.
+func (a *slotAlloc) give(n uint64) {
+	a.free = append(a.free, n)
+	if n/segment.SlotsPerPage >= a.scan && n/segment.SlotsPerPage < a.pages {
+		if a.known == nil {
+			a.known = map[uint64]bool{}
+		}
+		a.known[n] = true
+	}
 }
 
 type retainedPage struct {
@@ -450,6 +501,34 @@ func (db *DB) minPin() uint64 {
 	return m
 }
 
+// readRecord returns a copy of record n of s, ErrRecordNotFound if it
+// holds none, and its slot.
+func (db *DB) readRecord(s *segState, n uint64) (data []byte, sl segment.Slot, err error) {
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return nil, sl, ErrClosed
+	}
+	ferr := mmapfile.Protect(func() {
+		var ok bool
+		if sl, ok, err = s.slot(db.s, n); err != nil {
+			return
+		}
+		switch {
+		case !ok || !sl.Live:
+			err = ErrRecordNotFound
+		case sl.Pending != nil:
+			data = slices.Clone(sl.Pending)
+		default:
+			data, err = segment.ReadData(db.s, sl.Data)
+		}
+	})
+	if ferr != nil {
+		return nil, sl, ferr
+	}
+	return data, sl, err
+}
+
 // readSlot returns a copy of the record in sl.
 func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
 	if sl == nil || !sl.Live {
@@ -548,12 +627,22 @@ func (db *DB) checkpoint() error {
 			keep = append(keep, r)
 		}
 	}
+	// An address page replaced or dropped is read by the versions
+	// before v that have it on disk: freed, like a data page, once no
+	// pin holds one of them.
+	retire := func(r page.Ref) error {
+		if v.seq > minPin && !mutant.On(mutant.SnapshotPagesFreed) {
+			keep = append(keep, retainedPage{ref: r, seq: v.seq})
+			return nil
+		}
+		freed = append(freed, r.Addr)
+		return db.alloc.Free(r)
+	}
 	for _, id := range db.dropped {
 		for _, r := range db.disk[id] {
-			if err := db.alloc.Free(r.Ref); err != nil {
+			if err := retire(r.Ref); err != nil {
 				return db.fail(err)
 			}
-			freed = append(freed, r.Addr)
 		}
 		delete(db.disk, id)
 	}
@@ -579,7 +668,7 @@ func (db *DB) checkpoint() error {
 			c := *s
 			c.pages = slices.Clone(s.pages)
 			nv.segs[si] = &c
-			if err := db.writeSegmentPages(&c, keys[i:j], seq); err != nil {
+			if err := db.writeSegmentPages(&c, keys[i:j], seq, retire); err != nil {
 				return db.fail(err)
 			}
 		}
@@ -666,24 +755,31 @@ func (db *DB) checkpointNeed(v *version, minPin, nextSeg uint64) page.Need {
 			kept++
 		}
 	}
+	retire := func(r page.Ref) {
+		if v.seq > minPin {
+			kept++
+		} else {
+			freeing = append(freeing, r)
+		}
+	}
 	for _, id := range db.dropped {
 		for _, r := range db.disk[id] {
-			freeing = append(freeing, r.Ref)
+			retire(r.Ref)
 		}
 	}
 	for k := range db.dirty {
 		_, s := v.segByID(k.seg)
-		if s == nil || k.page >= uint64(len(s.pages)) {
+		if s == nil || k.page >= uint64(len(s.pages)) || s.pages[k.page].mem == nil {
 			continue
 		}
-		for _, sl := range s.pages[k.page] {
+		for _, sl := range s.pages[k.page].mem {
 			if exp, ok := segment.DataExp(len(sl.Pending)); ok && sl.Live && sl.Pending != nil {
 				n.Add(exp, 1)
 			}
 		}
 		n.Add(segment.AddressExp, 1)
 		if pages := db.disk[k.seg]; k.page < uint64(len(pages)) && pages[k.page] != (page.Ptr{}) {
-			freeing = append(freeing, pages[k.page].Ref)
+			retire(pages[k.page].Ref)
 		}
 	}
 	for _, r := range db.catPages {
@@ -700,8 +796,9 @@ func (db *DB) checkpointNeed(v *version, minPin, nextSeg uint64) page.Need {
 }
 
 // writeSegmentPages writes the pending records and the changed address
-// pages keys of s, which is nv's own copy.
-func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
+// pages keys of s, which is nv's own copy, and leaves them in s on disk.
+// retire frees or retains the address pages they replace.
+func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64, retire func(page.Ref) error) error {
 	pages := db.disk[s.id]
 	for len(pages) < len(s.pages) {
 		pages = append(pages, page.Ptr{})
@@ -710,7 +807,10 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 		if k.page >= uint64(len(s.pages)) {
 			continue
 		}
-		sp := *s.pages[k.page]
+		if s.pages[k.page].mem == nil {
+			return invariant.Violated("address page %d of segment %d is dirty and not in memory", k.page, s.id)
+		}
+		sp := *s.pages[k.page].mem
 		for i := range sp {
 			sl := &sp[i]
 			if !sl.Live || sl.Pending == nil {
@@ -731,7 +831,6 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 			}
 			sl.Data, sl.Pending = ptr, nil
 		}
-		s.pages[k.page] = &sp
 		r, err := db.alloc.Allocate(segment.AddressExp)
 		if err != nil {
 			return err
@@ -742,11 +841,14 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64) error {
 			return err
 		}
 		if old := pages[k.page]; old != (page.Ptr{}) {
-			if err := db.alloc.Free(old.Ref); err != nil {
+			if err := retire(old.Ref); err != nil {
 				return err
 			}
 		}
 		pages[k.page] = ptr
+		dp := &diskPage{ptr: ptr}
+		dp.checked.Store(true) // as written
+		s.pages[k.page] = addrPage{disk: dp}
 	}
 	db.disk[s.id] = pages
 	return nil

@@ -38,11 +38,13 @@ func (h *ckptHold) note(fx effects, dirty map[pageKey]bool, disk map[uint64][]pa
 		h.addr++ // twice for a page two requests of a batch change: an upper bound
 		if pages := disk[k.seg]; k.page < uint64(len(pages)) && pages[k.page] != (page.Ptr{}) {
 			h.frees.Add(pages[k.page].Exp, 1)
+			h.retained++ // if a pin holds a version that reads it
 		}
 	}
 	for _, id := range fx.dropped {
 		for _, r := range disk[id] {
 			h.frees.Add(r.Exp, 1)
+			h.retained++
 		}
 	}
 }

@@ -328,18 +328,22 @@ type nodeSource struct {
 }
 
 func (s nodeSource) Node(slot uint64) (*index.Node, error) {
-	var sl *segment.Slot
+	var sl segment.Slot
+	ok := false
 	if s.seg != nil && slot != 0 {
-		sl = s.seg.slot(slot)
+		var err error
+		if sl, ok, err = s.db.slot(s.seg, slot); err != nil {
+			return nil, err
+		}
 	}
-	if sl == nil || !sl.Live {
+	if !ok || !sl.Live {
 		return nil, corruptIndex(s.name, "node %d does not exist", slot)
 	}
 	key := nodeKey{s.seg.id, slot, sl.Version}
 	if n := s.db.nodes.get(key); n != nil {
 		return n, nil
 	}
-	n, err := s.decode(sl, slot)
+	n, err := s.decode(&sl, slot)
 	if err == nil {
 		s.db.nodes.put(key, n)
 	}
@@ -431,8 +435,16 @@ func versionTree(db *DB, v *version, name string) (nodeSource, uint64, error) {
 	if seg == nil {
 		return nodeSource{}, 0, fmt.Errorf("%w: %q", ErrIndexNotFound, name)
 	}
-	sl := seg.slot(0)
-	data, err := db.readSlot(sl)
+	sl, ok, err := db.slot(seg, 0)
+	if err != nil {
+		return nodeSource{}, 0, err
+	}
+	var data []byte
+	if !ok {
+		err = ErrRecordNotFound
+	} else {
+		data, err = db.readSlot(&sl)
+	}
 	if err != nil {
 		return nodeSource{}, 0, corruptIndex(name, "its definition: %v", err)
 	}
@@ -709,7 +721,11 @@ func (tx *Tx) planIndexes() error {
 			seg = s.seg
 			// The root came from the definition: a root made or
 			// collapsed since is a change of what the edit read.
-			tx.nodeReads[recKey{ti.seg, 0}] = seg.slot(0).Version
+			sl, _, err := tx.db.slot(seg, 0)
+			if err != nil {
+				return err
+			}
+			tx.nodeReads[recKey{ti.seg, 0}] = sl.Version
 		}
 		spare := ti.spare
 		alloc := func() (uint64, error) {
@@ -763,10 +779,18 @@ func (tx *Tx) planIndexes() error {
 				tw.kind = journal.KindUpdate
 			}
 			if tw.kind != journal.KindInsert {
-				if seg == nil || seg.slot(w.Slot) == nil {
+				var sl segment.Slot
+				ok := false
+				if seg != nil {
+					var err error
+					if sl, ok, err = tx.db.slot(seg, w.Slot); err != nil {
+						return err
+					}
+				}
+				if !ok {
 					return corruptIndex(name, "node %d does not exist", w.Slot)
 				}
-				tw.base = seg.slot(w.Slot).Version
+				tw.base = sl.Version
 			}
 			tx.nodes[k] = tw
 		}
@@ -778,7 +802,11 @@ func (tx *Tx) planIndexes() error {
 				w.data = d.Encode()
 			} else {
 				tw := &txWrite{kind: journal.KindUpdate, checked: true, data: d.Encode()}
-				if sl := seg.slot(0); sl != nil {
+				sl, ok, err := tx.db.slot(seg, 0)
+				if err != nil {
+					return err
+				}
+				if ok {
 					tw.base = sl.Version
 				}
 				tx.nodes[meta] = tw
@@ -797,10 +825,15 @@ type readRecorder struct {
 
 func (r readRecorder) Node(slot uint64) (*index.Node, error) {
 	n, err := r.nodeSource.Node(slot)
-	if err == nil {
-		r.reads[recKey{r.seg.id, slot}] = r.seg.slot(slot).Version
+	if err != nil {
+		return nil, err
 	}
-	return n, err
+	sl, _, err := r.db.slot(r.seg, slot)
+	if err != nil {
+		return nil, err
+	}
+	r.reads[recKey{r.seg.id, slot}] = sl.Version
+	return n, nil
 }
 
 // keyLock is the lock of one key of index segment seg.
@@ -824,14 +857,17 @@ func (tx *Tx) validateIndexes(v *version) error {
 		if s == nil {
 			return errRetry
 		}
-		sl := s.slot(k.slot)
+		sl, ok, err := tx.db.slot(s, k.slot)
+		if err != nil {
+			return err
+		}
 		if w.kind == journal.KindInsert {
-			if sl != nil && sl.Live {
+			if ok && sl.Live {
 				return fmt.Errorf("persy: slot %v of index segment %d handed out while in use", idOfSlot(k.slot), k.seg)
 			}
 			continue
 		}
-		if sl == nil || !sl.Live || sl.Version != w.base {
+		if !ok || !sl.Live || sl.Version != w.base {
 			return errRetry
 		}
 	}
@@ -840,7 +876,11 @@ func (tx *Tx) validateIndexes(v *version) error {
 		if s == nil {
 			return errRetry
 		}
-		if sl := s.slot(k.slot); sl == nil || !sl.Live || sl.Version != ver {
+		sl, ok, err := tx.db.slot(s, k.slot)
+		if err != nil {
+			return err
+		}
+		if !ok || !sl.Live || sl.Version != ver {
 			return errRetry
 		}
 	}

@@ -93,14 +93,7 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 	db.nextSeg = max(cat.NextSegment, 1)
 	v := &version{}
 	for _, e := range cat.Segments {
-		seg := &segState{id: e.ID, name: e.Name}
-		for i, r := range e.Pages {
-			sp := new(slotPage)
-			if err := segment.ReadAddress(s, r, e.ID, uint64(i), st.End, (*[segment.SlotsPerPage]segment.Slot)(sp)); err != nil {
-				return nil, err
-			}
-			seg.pages = append(seg.pages, sp)
-		}
+		seg := &segState{id: e.ID, name: e.Name, pages: onDisk(e.Pages)}
 		i, dup := v.find(e.Name)
 		if dup {
 			return nil, &CorruptError{Page: st.Catalog.Addr, Reason: fmt.Sprintf("segment %q twice in the catalogue", e.Name)}
@@ -209,7 +202,7 @@ func recoverStorage(s mmapfile.Storage, opts Options) (*Recovery, error) {
 
 // redo applies a committed transaction's changes during recovery.
 func (db *DB) redo(ops []op) error {
-	nv, fx, err := apply(db.cur, db.cur.seq+1, ops)
+	nv, fx, err := db.apply(db.cur, db.cur.seq+1, ops)
 	if err != nil {
 		return err
 	}
@@ -219,17 +212,12 @@ func (db *DB) redo(ops []op) error {
 }
 
 // rebuildSlots builds each segment's slot allocator from the current
-// version: every empty slot is free.
+// version: every empty slot is free, found as the allocator needs it.
 func (db *DB) rebuildSlots() {
 	db.slots = map[uint64]*slotAlloc{}
 	for _, s := range db.cur.segs {
-		a := &slotAlloc{next: uint64(len(s.pages)) * segment.SlotsPerPage}
-		for n := a.next; n > 0; n-- {
-			if sl := s.slot(n - 1); !sl.Live {
-				a.free = append(a.free, n-1)
-			}
-		}
-		db.slots[s.id] = a
+		n := uint64(len(s.pages))
+		db.slots[s.id] = &slotAlloc{next: n * segment.SlotsPerPage, pages: n}
 	}
 }
 

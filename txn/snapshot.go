@@ -99,7 +99,7 @@ func (s *Snapshot) Read(seg string, id RecordID) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %v", ErrRecordNotFound, id)
 	}
-	data, err := s.db.readSlot(ss.slot(n))
+	data, _, err := s.db.readRecord(ss, n)
 	runtime.KeepAlive(s) // its cleanup must not unpin the version mid-read
 	if err == ErrRecordNotFound {
 		err = fmt.Errorf("%w: %v", ErrRecordNotFound, id)

@@ -257,18 +257,22 @@ func (db *DB) fileStats() (Stats, error) {
 // contentStats describes the segments and indexes of v into st.
 func (db *DB) contentStats(v *version, st *Stats) error {
 	for _, seg := range v.segs {
-		var records, recordBytes, dataBytes int64
-		for _, p := range seg.pages {
-			for i := range p {
-				sl := &p[i]
-				if !sl.Live {
-					continue
-				}
-				records++
-				n, size := db.recordBytes(sl)
-				recordBytes += n
-				dataBytes += size
+		var records, recordBytes, dataBytes, defBytes int64
+		err := db.each(seg, func(i uint64, sl *segment.Slot) bool {
+			if !sl.Live {
+				return true
 			}
+			records++
+			n, size := db.recordBytesHeld(sl)
+			recordBytes += n
+			dataBytes += size
+			if i == 0 {
+				defBytes = n
+			}
+			return true
+		})
+		if err != nil {
+			return err
 		}
 		if !strings.HasPrefix(seg.name, indexPrefix) {
 			st.Segments = append(st.Segments, SegmentStats{Name: seg.name, Records: records,
@@ -282,10 +286,7 @@ func (db *DB) contentStats(v *version, st *Stats) error {
 		}
 		is := IndexStats{Name: name, Key: src.def.Key, Value: src.def.Value, Mode: src.def.Mode,
 			Nodes: max(records-1, 0), NodeBytes: recordBytes}
-		if sl := seg.slot(0); sl != nil && sl.Live {
-			n, _ := db.recordBytes(sl)
-			is.NodeBytes -= n // the definition is no node
-		}
+		is.NodeBytes -= defBytes // the definition is no node
 		if is.Depth, err = treeDepth(src, root); err != nil {
 			return err
 		}
@@ -306,18 +307,18 @@ func (db *DB) contentStats(v *version, st *Stats) error {
 	return nil
 }
 
-// recordBytes returns the length of the record in sl, which is live, and
-// the size of the data page that holds it or will. A record on a page is
-// sized by the page's header, which Check verifies and this trusts.
-func (db *DB) recordBytes(sl *segment.Slot) (n, size int64) {
+// recordBytesHeld returns the length of the record in sl, which is
+// live, and the size of the data page that holds it or will. A record on
+// a page is sized by the page's header, which Check verifies and this
+// trusts. The caller holds views' read lock on an open database, under
+// a fault guard.
+func (db *DB) recordBytesHeld(sl *segment.Slot) (n, size int64) {
 	if sl.Pending != nil {
 		exp, _ := segment.DataExp(len(sl.Pending))
 		return int64(len(sl.Pending)), int64(1) << exp
 	}
 	size = sl.Data.Bytes()
-	db.views.RLock()
-	defer db.views.RUnlock()
-	if db.shut || sl.Data.Addr+page.HeaderSize > db.s.Size() {
+	if sl.Data.Addr+page.HeaderSize > db.s.Size() {
 		return 0, size
 	}
 	if h, ok := page.RawHeader(db.s.Bytes(sl.Data.Addr, page.HeaderSize)); ok {

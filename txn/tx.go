@@ -252,22 +252,15 @@ func (tx *Tx) reserveSlot(id uint64, existing bool) (uint64, error) {
 		db := tx.db
 		db.mu.Lock()
 		a := db.slots[id]
-		switch {
-		case a == nil:
-			err = ErrSegmentNotFound
-		case len(a.free) > 0:
-			slot = a.free[len(a.free)-1]
-			a.free = a.free[:len(a.free)-1]
-		default:
-			slot = a.next
-			a.next++
-		}
+		_, s := db.cur.segByID(id)
 		occupied := false
-		if err == nil {
-			if _, s := db.cur.segByID(id); s != nil {
-				sl := s.slot(slot)
-				occupied = sl != nil && sl.Live
-			}
+		if a == nil {
+			err = ErrSegmentNotFound
+		} else if slot, err = a.take(db, s); err == nil && s != nil {
+			var sl segment.Slot
+			var ok bool
+			sl, ok, err = db.slot(s, slot)
+			occupied = ok && sl.Live
 		}
 		db.mu.Unlock()
 		if err != nil {
@@ -324,11 +317,13 @@ func (tx *Tx) lookupIn(sid uint64, existing bool, n uint64) (recKey, []byte, uin
 		return k, nil, 0, err
 	}
 	defer tx.db.unpin(v)
-	var sl *segment.Slot
+	var data []byte
+	var sl segment.Slot
 	if _, s := v.segByID(sid); s != nil {
-		sl = s.slot(n)
+		data, sl, err = tx.db.readRecord(s, n)
+	} else {
+		err = ErrRecordNotFound
 	}
-	data, err := tx.db.readSlot(sl)
 	if err != nil {
 		if err == ErrRecordNotFound {
 			err = fmt.Errorf("%w: %v", ErrRecordNotFound, id)
@@ -517,9 +512,21 @@ func (db *DB) readRun(base *segState, from, stop uint64, out []Record) ([]Record
 	n, size := from, 0
 	var err error
 	ferr := mmapfile.Protect(func() {
+		// One address page at a time: the caller goes on from n.
+		stop = min(stop, (n/segment.SlotsPerPage+1)*segment.SlotsPerPage)
+		if n >= stop || n/segment.SlotsPerPage >= uint64(len(base.pages)) {
+			return
+		}
+		var pv pageView
+		if pv, err = base.view(db.s, n/segment.SlotsPerPage); err != nil {
+			return
+		}
 		for ; n < stop && size < scanBatchBytes; n++ {
-			sl := base.slot(n)
-			if sl == nil || !sl.Live {
+			var sl segment.Slot
+			if sl, err = pv.slot(int(n % segment.SlotsPerPage)); err != nil {
+				return
+			}
+			if !sl.Live {
 				continue
 			}
 			var d []byte
@@ -555,21 +562,25 @@ func (tx *Tx) finish() {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	for _, k := range tx.reserved {
-		if a := db.slots[k.seg]; a != nil && !db.slotLive(k) {
-			a.free = append(a.free, k.slot)
+		// A slot whose state cannot be read (the database closed, or
+		// its page corrupt) is not handed out again.
+		if a := db.slots[k.seg]; a != nil {
+			if live, err := db.slotLive(k); err == nil && !live {
+				a.give(k.slot)
+			}
 		}
 	}
 	tx.reserved = nil
 }
 
 // slotLive reports whether slot k holds a record now. Callers hold mu.
-func (db *DB) slotLive(k recKey) bool {
+func (db *DB) slotLive(k recKey) (bool, error) {
 	_, s := db.cur.segByID(k.seg)
 	if s == nil {
-		return false
+		return false, nil
 	}
-	sl := s.slot(k.slot)
-	return sl != nil && sl.Live
+	sl, ok, err := db.slot(s, k.slot)
+	return ok && sl.Live, err
 }
 
 // plan returns the transaction's changes in journal order (segments
@@ -725,14 +736,17 @@ func (tx *Tx) validate() error {
 		if s == nil {
 			return fmt.Errorf("%w: segment %d", ErrSegmentNotFound, k.seg)
 		}
-		sl := s.slot(k.slot)
+		sl, ok, err := db.slot(s, k.slot)
+		if err != nil {
+			return err
+		}
 		if w.kind == journal.KindInsert {
-			if sl != nil && sl.Live {
+			if ok && sl.Live {
 				return fmt.Errorf("persy: slot %v of segment %d handed out while in use", idOfSlot(k.slot), k.seg)
 			}
 			continue
 		}
-		if sl == nil || !sl.Live {
+		if !ok || !sl.Live {
 			return fmt.Errorf("%w: %v", ErrRecordNotFound, idOfSlot(k.slot))
 		}
 		if w.checked && sl.Version != w.base {
@@ -748,11 +762,15 @@ func (tx *Tx) validate() error {
 	if tx.strategy == VersionOnRead {
 		for k, ver := range tx.reads {
 			_, s := v.segByID(k.seg)
-			var sl *segment.Slot
+			var sl segment.Slot
+			ok := false
 			if s != nil {
-				sl = s.slot(k.slot)
+				var err error
+				if sl, ok, err = db.slot(s, k.slot); err != nil {
+					return err
+				}
 			}
-			if sl == nil || sl.Version != ver {
+			if !ok || sl.Version != ver {
 				return fmt.Errorf("%w: %v", ErrVersionNotLatest, idOfSlot(k.slot))
 			}
 		}

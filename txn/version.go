@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gopersy/persy/journal"
+	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
 	"github.com/gopersy/persy/segment"
 )
@@ -14,18 +16,116 @@ import (
 // from a published version never changes: apply copies it first.
 type slotPage [segment.SlotsPerPage]segment.Slot
 
+// addrPage is one address page of a segment as a version has it: in
+// memory (mem) if a commit changed it since the checkpoint that last
+// wrote it, or if none has written it yet; else on disk, read on demand.
+// So opening a file reads no address page, and a database holds in
+// memory only the pages changed since its last checkpoint.
+type addrPage struct {
+	mem  *slotPage
+	disk *diskPage
+}
+
+// diskPage is an address page in the file. checked is set once the whole
+// page has been checked (its checksum, header, segment and index): the
+// page does not change while any version reads it, since the checkpoint
+// that replaces it frees it only once no pinned version does.
+type diskPage struct {
+	ptr     page.Ptr
+	checked atomic.Bool
+}
+
 type segState struct {
 	id    uint64
 	name  string
-	pages []*slotPage
+	pages []addrPage
 }
 
-func (s *segState) slot(n uint64) *segment.Slot {
+// slot returns slot n of s and true, or false if n is past s's pages. A
+// page on disk is read from f: the caller keeps f's pages readable (holds
+// views' read lock, or wmu, or mu on the current version: what a
+// checkpoint frees, no version it could reach reads) and guards against
+// faults (mmapfile.Protect). db.slot does both.
+func (s *segState) slot(f mmapfile.Storage, n uint64) (segment.Slot, bool, error) {
 	i := n / segment.SlotsPerPage
 	if i >= uint64(len(s.pages)) {
-		return nil
+		return segment.Slot{}, false, nil
 	}
-	return &s.pages[i][n%segment.SlotsPerPage]
+	v, err := s.view(f, i)
+	if err != nil {
+		return segment.Slot{}, false, err
+	}
+	sl, err := v.slot(int(n % segment.SlotsPerPage))
+	return sl, err == nil, err
+}
+
+// pageView is one address page's slots, in memory or in the file.
+type pageView struct {
+	mem  *slotPage
+	disk segment.AddressView
+}
+
+func (v *pageView) slot(j int) (segment.Slot, error) {
+	if v.mem != nil {
+		return v.mem[j], nil
+	}
+	return v.disk.Slot(j)
+}
+
+// view returns page i of s, under the conditions of slot.
+func (s *segState) view(f mmapfile.Storage, i uint64) (pageView, error) {
+	p := s.pages[i]
+	if p.mem != nil {
+		return pageView{mem: p.mem}, nil
+	}
+	d, err := segment.ViewAddress(f, p.disk.ptr, s.id, i, !p.disk.checked.Load())
+	if err != nil {
+		return pageView{}, err
+	}
+	p.disk.checked.Store(true)
+	return pageView{disk: d}, nil
+}
+
+// load returns the slots of page i of s: the page in memory, or the page
+// on disk read from f into a new one, under the conditions of slot.
+func (s *segState) load(f mmapfile.Storage, i uint64) (*slotPage, error) {
+	p := s.pages[i]
+	if p.mem != nil {
+		return p.mem, nil
+	}
+	sp := new(slotPage)
+	if err := segment.ReadAddress(f, p.disk.ptr, s.id, i, f.Size(), (*[segment.SlotsPerPage]segment.Slot)(sp)); err != nil {
+		return nil, err
+	}
+	p.disk.checked.Store(true)
+	return sp, nil
+}
+
+// each calls fn with every slot of s in order, until fn returns false,
+// under the conditions of slot.
+func (s *segState) each(f mmapfile.Storage, fn func(n uint64, sl *segment.Slot) bool) error {
+	for i := range s.pages {
+		sp, err := s.load(f, uint64(i))
+		if err != nil {
+			return err
+		}
+		for j := range sp {
+			if !fn(uint64(i)*segment.SlotsPerPage+uint64(j), &sp[j]) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// onDisk returns the address pages of a segment as the catalogue lists
+// them, on disk and unread.
+func onDisk(ptrs []page.Ptr) []addrPage {
+	out := make([]addrPage, len(ptrs))
+	for i, r := range ptrs {
+		out[i] = addrPage{disk: &diskPage{ptr: r}}
+	}
+	return out
 }
 
 // version is the committed state at one point: every segment and its
@@ -116,7 +216,10 @@ type effects struct {
 // apply returns v with ops applied as commit seq. It fails, changing
 // nothing, if an op does not fit v: a journal that disagrees with the
 // catalogue.
-func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
+//
+// It reads the address pages on disk it changes from f, under the
+// conditions of segState.slot.
+func apply(f mmapfile.Storage, v *version, seq uint64, ops []op) (*version, effects, error) {
 	nv := &version{seq: seq, segs: slices.Clone(v.segs)}
 	var fx effects
 	ownSeg := map[uint64]bool{}   // segments copied for nv
@@ -141,19 +244,23 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 			return nil, fmt.Errorf("record %d of segment %d: %d pages beyond the segment's %d", n, s.id, pi, len(s.pages))
 		}
 		for uint64(len(s.pages)) <= pi {
-			s.pages = append(s.pages, new(slotPage))
+			s.pages = append(s.pages, addrPage{mem: new(slotPage)})
 			k := pageKey{s.id, uint64(len(s.pages) - 1)}
 			ownPage[k] = true
 			fx.dirty = append(fx.dirty, k)
 		}
 		k := pageKey{s.id, pi}
 		if !ownPage[k] {
-			c := *s.pages[pi]
-			s.pages[pi] = &c
+			sp, err := s.load(f, pi)
+			if err != nil {
+				return nil, err
+			}
+			c := *sp
+			s.pages[pi] = addrPage{mem: &c}
 			ownPage[k] = true
 			fx.dirty = append(fx.dirty, k)
 		}
-		return &s.pages[pi][n%segment.SlotsPerPage], nil
+		return &s.pages[pi].mem[n%segment.SlotsPerPage], nil
 	}
 	for _, o := range ops {
 		switch o.kind {
@@ -173,12 +280,14 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 			if s == nil || s.name != o.name {
 				return nil, effects{}, fmt.Errorf("drop segment %q (%d): it does not exist", o.name, o.seg)
 			}
-			for _, p := range s.pages {
-				for j := range p {
-					if p[j].Live && p[j].Data != (page.Ptr{}) {
-						fx.superseded = append(fx.superseded, p[j].Data.Ref)
-					}
+			err := s.each(f, func(_ uint64, sl *segment.Slot) bool {
+				if sl.Live && sl.Data != (page.Ptr{}) {
+					fx.superseded = append(fx.superseded, sl.Data.Ref)
 				}
+				return true
+			})
+			if err != nil {
+				return nil, effects{}, err
 			}
 			nv.segs = slices.Delete(nv.segs, i, i+1)
 			fx.dropped = append(fx.dropped, o.seg)
@@ -219,4 +328,44 @@ func apply(v *version, seq uint64, ops []op) (*version, effects, error) {
 		}
 	}
 	return nv, fx, nil
+}
+
+// apply is apply on db's file, guarded against faults; the caller holds
+// wmu.
+func (db *DB) apply(v *version, seq uint64, ops []op) (nv *version, fx effects, err error) {
+	if ferr := mmapfile.Protect(func() { nv, fx, err = apply(db.s, v, seq, ops) }); ferr != nil {
+		return nil, effects{}, ferr
+	}
+	return nv, fx, err
+}
+
+// slot returns slot n of s as segState.slot does, for a caller holding
+// no views lock: it takes views' read lock (ErrClosed after Close) and
+// guards the read against faults.
+func (db *DB) slot(s *segState, n uint64) (sl segment.Slot, ok bool, err error) {
+	if n/segment.SlotsPerPage < uint64(len(s.pages)) && s.pages[n/segment.SlotsPerPage].mem != nil {
+		return s.slot(db.s, n)
+	}
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return segment.Slot{}, false, ErrClosed
+	}
+	if ferr := mmapfile.Protect(func() { sl, ok, err = s.slot(db.s, n) }); ferr != nil {
+		return segment.Slot{}, false, ferr
+	}
+	return sl, ok, err
+}
+
+// each is segState.each for a caller holding no views lock, as slot.
+func (db *DB) each(s *segState, fn func(n uint64, sl *segment.Slot) bool) (err error) {
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return ErrClosed
+	}
+	if ferr := mmapfile.Protect(func() { err = s.each(db.s, fn) }); ferr != nil {
+		return ferr
+	}
+	return err
 }

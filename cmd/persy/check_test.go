@@ -13,6 +13,7 @@ import (
 const (
 	typeData    = 5
 	typeAddress = 6
+	typeCatalog = 8
 )
 
 // TestCheckClean: a sound file checks clean, exit 0, and the check
@@ -56,11 +57,10 @@ func TestCheckCorruptDataPage(t *testing.T) {
 	unchanged(t, s.path, b, "check")
 }
 
-// TestCheckUnopenable: a file whose recovery meets a corrupt page does
-// not open: check says so, exit 1, and lists what the walk of the file
-// finds without recovery. A file that is no database, or none at all,
-// exits 1 with a message.
-func TestCheckUnopenable(t *testing.T) {
+// TestCheckCorruptAddressPages: a file whose address pages are corrupt
+// opens, since opening reads none, and its check finds each of them
+// where the segment's walk meets it: exit 1.
+func TestCheckCorruptAddressPages(t *testing.T) {
 	s := sampleFile(t)
 	b := readFile(t, s.path)
 	// Every address page, live or freed: the live ones' loss is what
@@ -74,12 +74,34 @@ func TestCheckUnopenable(t *testing.T) {
 	}
 	mustT(t, os.WriteFile(s.path, b, 0o644))
 	code, stdout, stderr := run("check", s.path)
-	if code != 1 || !strings.Contains(stderr, s.path+" is corrupt and does not open: page ") {
+	if code != 1 || !regexp.MustCompile(`(?m)^  page \d+: segment "orders": checksum`).MatchString(stdout) {
 		t.Fatalf("check of a file whose address pages are corrupt: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	unchanged(t, s.path, b, "check")
+}
+
+// TestCheckUnopenable: a file whose recovery meets a corrupt page does
+// not open: check says so, exit 1, and lists what the walk of the file
+// finds without recovery. A file that is no database, or none at all,
+// exits 1 with a message.
+func TestCheckUnopenable(t *testing.T) {
+	s := sampleFile(t)
+	b := readFile(t, s.path)
+	cats := pagesOfType(b, typeCatalog)
+	if len(cats) == 0 {
+		t.Fatal("no catalogue page found")
+	}
+	for _, addr := range cats {
+		b[addr+100] ^= 0xff
+	}
+	mustT(t, os.WriteFile(s.path, b, 0o644))
+	code, stdout, stderr := run("check", s.path)
+	if code != 1 || !strings.Contains(stderr, s.path+" is corrupt and does not open: page ") {
+		t.Fatalf("check of a file whose catalogue is corrupt: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
 	if !strings.Contains(stdout, "without recovery, as its last checkpoint left it:\n") ||
-		!regexp.MustCompile(`(?m)^  page \d+: segment "orders": checksum`).MatchString(stdout) {
-		t.Fatalf("check of an unopenable file lists no violation of segment orders:\n%s", stdout)
+		!regexp.MustCompile(`(?m)^  page \d+: checksum`).MatchString(stdout) {
+		t.Fatalf("check of an unopenable file lists no violation of its catalogue:\n%s", stdout)
 	}
 	unchanged(t, s.path, b, "check")
 
