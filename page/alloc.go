@@ -272,9 +272,10 @@ func (a *Allocator) reserve(n Need, ballast, limbo bool) error {
 			continue
 		}
 		// alignUp pads before a page by less than the alignment it
-		// needs: its size, at most an OS page.
+		// needs (its size, at most an OS page), and the end is always
+		// a multiple of MinBytes: by the alignment less MinBytes at most.
 		size := int64(1) << (MinExp + c)
-		ext += short * (size + min(size, mmapfile.PageBytes))
+		ext += short * (size + min(size, mmapfile.PageBytes) - MinBytes)
 	}
 	if ext == 0 {
 		return nil

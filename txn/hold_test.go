@@ -159,3 +159,24 @@ func TestCheckpointRoomBoundsTheCheckpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestRoomCountsARecordOnce: the room commits keep for the checkpoint
+// counts one data page for a record put many times since the last
+// checkpoint, not one per put: the file grows for what the checkpoint
+// writes, not for the history of the journal.
+func TestRoomCountsARecordOnce(t *testing.T) {
+	db, err := OpenMemory(Options{CheckpointBytes: 1 << 30})
+	mustT(t, err)
+	defer db.Close()
+	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+	ids := insertN(t, db, "s", 10, func(int) []byte { return []byte("v0") })
+	for i := range 200 {
+		mustT(t, db.Update(func(tx *Tx) error { return tx.Update("s", ids[i%len(ids)], []byte("v1")) }))
+	}
+	mustT(t, db.Update(func(tx *Tx) error { return tx.Delete("s", ids[0]) }))
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if got := db.hold.data[0]; got != len(ids)-1 {
+		t.Fatalf("room for %d pages of %d bytes after 10 inserts, 200 updates and a delete, want 9", got, page.MinBytes)
+	}
+}

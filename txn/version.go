@@ -210,7 +210,7 @@ type effects struct {
 	freedSlots   []pageKey  // {segment, slot} emptied by deletes
 	inserted     []pageKey  // {segment, slot} filled by inserts
 	pendingBytes int
-	data         page.Need // the data pages the records put take at a checkpoint
+	data         page.Need // the data pages the records put take at a checkpoint, less those of contents put since the last one that they replace
 }
 
 // apply returns v with ops applied as commit seq. It fails, changing
@@ -308,6 +308,11 @@ func apply(f mmapfile.Storage, v *version, seq uint64, ops []op) (*version, effe
 			}
 			if sl.Data != (page.Ptr{}) {
 				fx.superseded = append(fx.superseded, sl.Data.Ref)
+			}
+			if exp, ok := segment.DataExp(len(sl.Pending)); ok && sl.Pending != nil {
+				// The page counted for the content it replaces, put
+				// since the last checkpoint, will not be written.
+				fx.data.Add(exp, -1)
 			}
 			ns := segment.Slot{Version: sl.Version + 1}
 			if o.kind == journal.KindDelete {
