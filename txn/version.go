@@ -348,8 +348,8 @@ func (db *DB) apply(v *version, seq uint64, ops []op) (nv *version, fx effects, 
 // no views lock: it takes views' read lock (ErrClosed after Close) and
 // guards the read against faults.
 func (db *DB) slot(s *segState, n uint64) (sl segment.Slot, ok bool, err error) {
-	if n/segment.SlotsPerPage < uint64(len(s.pages)) && s.pages[n/segment.SlotsPerPage].mem != nil {
-		return s.slot(db.s, n)
+	if i := n / segment.SlotsPerPage; i >= uint64(len(s.pages)) || s.pages[i].mem != nil {
+		return s.slot(db.s, n) // nothing to read from the file
 	}
 	db.views.RLock()
 	defer db.views.RUnlock()
