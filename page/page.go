@@ -184,8 +184,21 @@ func Encode(buf []byte, h Header, payload []byte) error {
 		n := copy(buf[HeaderSize:], payload)
 		clear(buf[HeaderSize+n:])
 	}
-	binary.LittleEndian.PutUint32(buf[crcOff:], crc32.Checksum(buf[expOff:], castagnoli))
+	binary.LittleEndian.PutUint32(buf[crcOff:], crc32.Checksum(summed(buf, h.Type, len(payload)), castagnoli))
 	return nil
+}
+
+// summed returns the bytes of page buf its checksum covers: its header
+// from the size byte on and, for a page of type t written once, its used
+// payload bytes, the zero bytes after them being checked one by one
+// instead, which costs less (a small record's page is mostly zeros); a
+// stamped page whole. A used count the page cannot hold gives the whole
+// page, whose checksum then fails.
+func summed(buf []byte, t Type, used int) []byte {
+	if stamped(t) || used < 0 || used > len(buf)-HeaderSize {
+		return buf[expOff:]
+	}
+	return buf[expOff : HeaderSize+used]
 }
 
 // stampPage lays payload out in buf, a stamped page whose header fields
@@ -266,7 +279,7 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	case len(buf) != h.Bytes():
 		return h, nil, corrupt(addr, "a %d-byte page read as %d bytes", h.Bytes(), len(buf))
 	}
-	if got, want := crc32.Checksum(buf[expOff:], castagnoli), binary.LittleEndian.Uint32(buf[crcOff:]); got != want {
+	if got, want := crc32.Checksum(summed(buf, h.Type, h.Used), castagnoli), binary.LittleEndian.Uint32(buf[crcOff:]); got != want {
 		return h, nil, corrupt(addr, "checksum %08x, the page says %08x (torn or corrupt)", got, want)
 	}
 	switch {
