@@ -80,6 +80,9 @@ type DB struct {
 	// closes: reads hold the read lock, so none reads a closed mapping.
 	views sync.RWMutex
 	shut  bool
+	// shutNow mirrors shut for a check without the lock: a scan's, per
+	// record it yields.
+	shutNow atomic.Bool
 }
 
 // slotAlloc hands out a segment's record slots: emptied ones first, the
@@ -912,6 +915,7 @@ func (db *DB) Close() error {
 	}
 	db.views.Lock()
 	db.shut = true
+	db.shutNow.Store(true)
 	db.views.Unlock()
 	if cerr := db.s.Close(); err == nil {
 		err = cerr

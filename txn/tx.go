@@ -490,9 +490,7 @@ func scanMerge(db *DB, base *segState, own []uint64, data func(uint64) ([]byte, 
 
 // isShut reports whether Close has released the file.
 func (db *DB) isShut() bool {
-	db.views.RLock()
-	defer db.views.RUnlock()
-	return db.shut
+	return db.shutNow.Load()
 }
 
 // scanBatchBytes bounds the record bytes readRun reads in one call.
