@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -60,6 +61,24 @@ type File struct {
 	// poisoned holds the first barrier or write failure; once set, the
 	// handle refuses every mutation.
 	poisoned atomic.Pointer[error]
+
+	// read is what Size and Bytes read without taking mu, so that readers
+	// on every core do not contend on it: the regions and the size,
+	// replaced whole under mu by Grow, nil once Close starts.
+	read atomic.Pointer[readView]
+}
+
+// readView is one state of a File's regions and size, never changed once
+// published: Grow publishes a new one.
+type readView struct {
+	mapped [][]byte
+	size   int64
+}
+
+// publish makes the regions and size, as they are now, what Size and
+// Bytes read. The caller holds mu, or owns f.
+func (f *File) publish() {
+	f.read.Store(&readView{mapped: slices.Clone(f.r.mapped), size: f.size})
 }
 
 var _ Storage = (*File)(nil)
@@ -163,6 +182,7 @@ func newFile(osf *os.File, path string, rb int64, readOnly bool) (*File, error) 
 	}
 	f.r.mapped = added
 	f.size = fi.Size()
+	f.publish()
 	return f, nil
 }
 
@@ -196,6 +216,9 @@ func SyncDir(dir string) error { return syncDir(dir) }
 // Size implements Storage. It keeps answering after Close, with the last
 // size.
 func (f *File) Size() int64 {
+	if v := f.read.Load(); v != nil {
+		return v.size
+	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.size
@@ -228,6 +251,7 @@ func (f *File) Grow(size int64) error {
 	f.mu.Lock()
 	f.r.mapped = append(f.r.mapped, added...)
 	f.size = size
+	f.publish()
 	f.mu.Unlock()
 	return nil
 }
@@ -258,13 +282,12 @@ func (f *File) mapRegions(size int64) ([][]byte, error) {
 // Bytes implements Storage. Bytes after Close panics: the views would point
 // at unmapped memory.
 func (f *File) Bytes(off int64, n int) []byte {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.closed {
+	v := f.read.Load()
+	if v == nil {
 		panic(fmt.Sprintf("mmapfile: view of %d bytes at %d of %s after Close", n, off, f.path))
 	}
-	CheckView(off, n, f.size)
-	return f.r.view(off, n)
+	CheckView(off, n, v.size)
+	return viewOf(v.mapped, f.r.regionBytes, off, n)
 }
 
 // WriteAt implements Storage. A fault while copying into the mapping (an
@@ -355,6 +378,7 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
+	f.read.Store(nil)
 	var errs []error
 	for i, m := range f.r.mapped {
 		mm := mmap.MMap(m)

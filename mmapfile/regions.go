@@ -24,12 +24,17 @@ func (r *regions) count(size int64) int {
 // view returns the n bytes at off, capacity-limited so an append cannot
 // reach bytes beyond them.
 func (r *regions) view(off int64, n int) []byte {
+	return viewOf(r.mapped, r.regionBytes, off, n)
+}
+
+// viewOf is view over the regions mapped, of regionBytes each.
+func viewOf(mapped [][]byte, regionBytes, off int64, n int) []byte {
 	if n == 0 {
 		return []byte{}
 	}
-	i := off / r.regionBytes
-	start := off - i*r.regionBytes
-	return r.mapped[i][start : start+int64(n) : start+int64(n)]
+	i := off / regionBytes
+	start := off - i*regionBytes
+	return mapped[i][start : start+int64(n) : start+int64(n)]
 }
 
 // write copies p to off in every region holding those bytes.
