@@ -78,11 +78,14 @@ func (s *segState) view(f mmapfile.Storage, i uint64) (pageView, error) {
 	if p.mem != nil {
 		return pageView{mem: p.mem}, nil
 	}
-	d, err := segment.ViewAddress(f, p.disk.ptr, s.id, i, !p.disk.checked.Load())
+	checked := p.disk.checked.Load()
+	d, err := segment.ViewAddress(f, p.disk.ptr, s.id, i, !checked)
 	if err != nil {
 		return pageView{}, err
 	}
-	p.disk.checked.Store(true)
+	if !checked {
+		p.disk.checked.Store(true) // once: a store on every read would bounce the line between cores
+	}
 	return pageView{disk: d}, nil
 }
 
@@ -97,7 +100,9 @@ func (s *segState) load(f mmapfile.Storage, i uint64) (*slotPage, error) {
 	if err := segment.ReadAddress(f, p.disk.ptr, s.id, i, f.Size(), (*[segment.SlotsPerPage]segment.Slot)(sp)); err != nil {
 		return nil, err
 	}
-	p.disk.checked.Store(true)
+	if !p.disk.checked.Load() {
+		p.disk.checked.Store(true)
+	}
 	return sp, nil
 }
 
