@@ -53,9 +53,12 @@ type DB struct {
 	slots   map[uint64]*slotAlloc
 	nextSeg uint64
 	closed  bool
-	err     error // sticky: the storage failed; reopen to recover
-	queue   []*commitReq
-	leading bool
+	// closedNow mirrors closed for a check without mu: a snapshot's, on
+	// every read.
+	closedNow atomic.Bool
+	err       error // sticky: the storage failed; reopen to recover
+	queue     []*commitReq
+	leading   bool
 
 	// The write side, guarded by wmu: held by the group-commit leader,
 	// checkpoints and Close.
@@ -893,6 +896,7 @@ func (db *DB) Close() error {
 	}
 	failed := db.err
 	db.closed = true
+	db.closedNow.Store(true)
 	db.mu.Unlock()
 	// A database stopped by a storage failure may hold commits that
 	// are not durable, background ones written before the failure: Close

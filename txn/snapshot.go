@@ -39,21 +39,32 @@ func (p *snapPin) release() bool {
 
 // Snapshot takes a snapshot of the latest commit.
 func (db *DB) Snapshot() (*Snapshot, error) {
-	v, err := db.pin()
+	s, err := db.snapshot()
 	if err != nil {
 		return nil, err
 	}
-	p := &snapPin{db: db, v: v}
-	s := &Snapshot{db: db, v: v, pin: p}
 	// A safety net only: a snapshot garbage collected without Close
 	// would keep its pages from reuse for ever.
 	log := db.opts.logger()
+	p := s.pin
 	s.cleanup = runtime.AddCleanup(s, func(p *snapPin) {
 		if p.release() {
 			log.Warn("persy: a snapshot was garbage collected without Close; its pages were kept from reuse until now")
 		}
 	}, p)
 	return s, nil
+}
+
+// snapshot takes a snapshot of the latest commit with no safety net, for
+// a caller sure to close it (View): the net costs more than a small
+// read.
+func (db *DB) snapshot() (*Snapshot, error) {
+	v, err := db.pin()
+	if err != nil {
+		return nil, err
+	}
+	p := &snapPin{db: db, v: v}
+	return &Snapshot{db: db, v: v, pin: p}, nil
 }
 
 // Close releases the snapshot. Closing twice is harmless.
@@ -70,9 +81,7 @@ func (s *Snapshot) check() error {
 	if s == nil || s.db == nil {
 		return errors.New("persy: a snapshot not taken by DB.Snapshot")
 	}
-	s.db.mu.Lock()
-	defer s.db.mu.Unlock()
-	if s.db.closed || s.pin.released.Load() {
+	if s.db.closedNow.Load() || s.pin.released.Load() {
 		return ErrClosed
 	}
 	return nil

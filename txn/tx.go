@@ -932,7 +932,7 @@ func (db *DB) Update(fn func(tx *Tx) error) (err error) {
 
 // View runs fn on a snapshot, closed when fn returns.
 func (db *DB) View(fn func(s *Snapshot) error) error {
-	s, err := db.Snapshot()
+	s, err := db.snapshot() // closed below, whatever fn does
 	if err != nil {
 		return err
 	}
