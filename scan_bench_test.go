@@ -2,6 +2,8 @@ package persy
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -43,6 +45,48 @@ func BenchmarkScan(b *testing.B) {
 				}
 			}
 			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRead: DESIGN's B3 on one goroutine, a record of 100 bytes read
+// by id at random among 200,000, each read through its own View; an op
+// is one read.
+func BenchmarkRead(b *testing.B) {
+	db := benchSegmentDB(b)
+	val := bytes.Repeat([]byte{7}, 100)
+	var ids []RecordID
+	for len(ids) < benchScanRecords {
+		err := db.Update(func(tx *Tx) error {
+			for range 10_000 {
+				id, err := tx.Insert("s", val)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Checkpoint(); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	b.ResetTimer()
+	for range b.N {
+		id := ids[r.IntN(len(ids))]
+		err := db.View(func(s *Snapshot) error {
+			got, err := s.Read("s", id)
+			if err == nil && !bytes.Equal(got, val) {
+				err = fmt.Errorf("record %v reads %q", id, got)
+			}
+			return err
 		})
 		if err != nil {
 			b.Fatal(err)
