@@ -192,10 +192,11 @@ func Encode(buf []byte, h Header, payload []byte) error {
 // from the size byte on and, for a page of type t written once, its used
 // payload bytes, the zero bytes after them being checked one by one
 // instead, which costs less (a small record's page is mostly zeros); a
-// stamped page whole. A used count the page cannot hold gives the whole
-// page, whose checksum then fails.
+// page written in place (a journal page or a root slot, stamped or not)
+// whole. A used count the page cannot hold gives the whole page, whose
+// checksum then fails.
 func summed(buf []byte, t Type, used int) []byte {
-	if stamped(t) || used < 0 || used > len(buf)-HeaderSize {
+	if t == TypeJournal || t == TypeRootSlot || used < 0 || used > len(buf)-HeaderSize {
 		return buf[expOff:]
 	}
 	return buf[expOff : HeaderSize+used]
