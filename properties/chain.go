@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"syscall"
 
 	persy "github.com/gopersy/persy"
+	"github.com/gopersy/persy/journal"
 	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
 	"github.com/gopersy/persy/sim"
 	"github.com/gopersy/persy/sim/diskmodel"
 )
@@ -30,7 +33,11 @@ import (
 // model, so a later recovery that brings any of it back, after more
 // commits and more power cuts, fails the same comparison (I4). The runner
 // crashes the run on top at its own points and checks as the engine
-// workload does.
+// workload does. On a disk whose media may fault, a commit may write the
+// journal through a refill of its spares into pages the root state before
+// the refill lists free, where a lost write of the refill's root copy
+// leaves recovery a journal in pages its state counts free (see
+// drawRefill).
 func EngineChain() sim.Workload {
 	return sim.Workload{
 		Name:        "engine-chain",
@@ -66,6 +73,16 @@ type chainWorkload struct {
 	// a state the model allows, and then the run ends, since one media
 	// fault is what persy-go claims to detect. ended is set then.
 	faulted, ended bool
+	// spares counts the journal's spare pages left as the disk shows
+	// them: those the root copy written last lists, less the journal
+	// pages written since, each of which takes one; -1 while unknown,
+	// before a root copy is written and after a power cut. limbo and
+	// free count the pages of a journal page's size that root state
+	// lists in limbo and on their free list.
+	spares, limbo, free int
+	// throughRefill is set once the run drew a commit that writes the
+	// journal through its next refill (see drawRefill).
+	throughRefill bool
 }
 
 // Check checks a crash state as the engine workload does, as damaged if
@@ -117,6 +134,112 @@ func (w *chainWorkload) maybeHot(b []byte, off int64) {
 	}
 }
 
+// noteWrite follows, from a write of b at off, the journal's spares and
+// the pages of their size the root state lists free: a root copy written
+// lists them, and each journal page written takes a spare.
+func (w *chainWorkload) noteWrite(b []byte, off int64) {
+	switch {
+	case len(b) == 1<<page.RootExp && (off == 1<<page.RootExp || off == 2<<page.RootExp):
+		w.noteRoot()
+	case len(b) == 1<<journal.PageExp && w.spares > 0:
+		if h, ok := page.RawHeader(b); ok && h.Type == page.TypeJournal {
+			w.spares--
+		}
+	}
+}
+
+// noteRoot reads the newest root state on the disk for the journal's
+// spares and the pages of their size in limbo and on their free list.
+func (w *chainWorkload) noteRoot() {
+	w.spares, w.limbo, w.free = -1, 0, 0
+	st, err := page.Load(w.disk)
+	if err != nil {
+		return
+	}
+	w.spares, w.free = st.JournalSpareCount, int(st.Free[journal.PageExp-page.MinExp].Count)
+	for _, e := range st.Limbo[:st.LimboCount] {
+		if page.Unpack(e).Exp == journal.PageExp {
+			w.limbo++
+		}
+	}
+}
+
+// A commit may write the journal through its next refill once the
+// journal has refillNear spares left or fewer; it fills pastRefill pages
+// past the spares the refill takes from the free list.
+const (
+	refillNear = page.MaxJournalSpare / 2
+	pastRefill = 3
+)
+
+// drawRefill may draw, on a media profile, once in a run, a commit that
+// writes the journal through its next refill and on into the spares the
+// refill takes from limbo, and returns the size of its record, or 0 for
+// a commit as usual. It draws where such a refill is near: the journal
+// has few spares left, and the root state lists pages of the journal's
+// size in limbo and fewer on their free list, which a refill takes
+// first, than a refill takes. With a prepared transaction open it does
+// not: checkpoints keep the journal from that transaction's start, and
+// the transaction may hold the locks the commit needs.
+//
+// A lost write of such a refill's root copy brings back the state before
+// it, which lists free the pages the journal written since holds: a
+// recovery that reads that journal and frees its pages when it trims it
+// must report the file corrupt (page.Allocator.Free). The journal meets
+// a refill once in page.MaxJournalSpare pages, a run seldom writes that
+// many, and a refill comes mostly in a commit's last page, the next root
+// state stored right after: without such a commit the journal seldom
+// reaches the refill's spares from limbo before that state does. The
+// commit is large, and so are the crash states after it: one a run.
+func (w *chainWorkload) drawRefill() int {
+	if !w.disk.Profile().Media || w.faulted || w.throughRefill || w.open != nil ||
+		w.spares < 0 || w.spares > refillNear || w.limbo == 0 || w.free >= page.MaxJournalSpare {
+		return 0
+	}
+	if w.ch.Choose("throughRefill", 2) == 0 {
+		return 0
+	}
+	w.throughRefill = true
+	return (w.spares + w.free + pastRefill) * journal.PageStream
+}
+
+// commitBulk commits one record of size bytes into the first segment the
+// model holds, created first if it holds none.
+func (w *chainWorkload) commitBulk(db *persy.DB, round, size int) error {
+	tx, err := db.Begin(persy.TxOptions{})
+	if err != nil {
+		return err
+	}
+	var ops []mop
+	seg := segNames[0]
+	if i := slices.IndexFunc(segNames, func(s string) bool { _, ok := w.m[s]; return ok }); i >= 0 {
+		seg = segNames[i]
+	} else {
+		if err := tx.CreateSegment(seg); err != nil {
+			return err
+		}
+		ops = append(ops, mop{kind: "create", seg: seg})
+	}
+	data := strings.Repeat(fmt.Sprintf("b%d.%d|", len(w.txs), round), size/4+1)[:size]
+	id, err := tx.Insert(seg, []byte(data))
+	if err != nil {
+		return err
+	}
+	ops = append(ops, mop{kind: "insert", seg: seg, id: id, data: data})
+	w.begin(evCommit, len(w.txs))
+	w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
+	if err := tx.Commit(); err != nil {
+		if expected(err) {
+			w.undo()
+			return nil
+		}
+		return err
+	}
+	w.m.apply(ops)
+	w.ack()
+	return nil
+}
+
 // errPowerCut is what a process's storage returns, from the call at
 // which the power went and from every call after.
 var errPowerCut = errors.New("engine-chain: the power went")
@@ -146,7 +269,7 @@ func (c *cutter) barrier() error {
 		return nil
 	}
 	c.dead = true
-	c.w.cutArmed = false
+	c.w.cutArmed, c.w.spares = false, -1
 	pages := c.Disk.Unsynced()
 	img := &cutImage{ch: c.w.ch, garbage: c.Profile().GarbageTorn, hot: slices.Index(pages, c.w.hotCut), stale: -1}
 	cut := c.Disk.PowerCut
@@ -187,7 +310,11 @@ func (c *cutter) WriteAt(p []byte, off int64) error {
 		return err
 	}
 	c.w.maybeHot(p, off)
-	return c.Disk.WriteAt(p, off)
+	if err := c.Disk.WriteAt(p, off); err != nil {
+		return err
+	}
+	c.w.noteWrite(p, off)
+	return nil
 }
 
 func (c *cutter) SyncRange(off, n int64) error {
@@ -345,7 +472,7 @@ func (w *chainWorkload) run(s mmapfile.Storage) error {
 	if !ok {
 		return fmt.Errorf("%w: engine-chain runs on a simulated disk", errWorkload)
 	}
-	w.disk, w.hotCut = d, -1
+	w.disk, w.hotCut, w.spares = d, -1, -1
 	// Small records more often than the engine workload: a journal page
 	// holding a small payload in its first sector is the one a tear can
 	// bring back whole. And records spanning three journal pages, whose
@@ -400,6 +527,9 @@ func (w *chainWorkload) step(round int) error {
 	ch, db := w.ch, w.db
 	switch ch.Choose("action", 8) {
 	case 0, 1, 2: // a one-phase commit, with an id or none
+		if size := w.drawRefill(); size > 0 {
+			return w.commitBulk(db, round, size)
+		}
 		bg := ch.Choose("background", 3) == 0
 		id := ""
 		if ch.Choose("commitID", 2) == 1 {
