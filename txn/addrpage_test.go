@@ -199,3 +199,84 @@ func TestSlotsReusedAfterReopen(t *testing.T) {
 	}
 	mustT(t, db.Check())
 }
+
+// TestSlotSearchFailureChangesNothing: a search for empty slots that
+// fails part way through an address page (a slot of a page checked
+// before goes bad in the file) keeps nothing of what it found, so no slot
+// is handed out twice when the page is searched again.
+func TestSlotSearchFailureChangesNothing(t *testing.T) {
+	d := diskmodel.New(diskmodel.Options{})
+	db, err := OpenStorage(d, Options{})
+	mustT(t, err)
+	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+	spp := segment.SlotsPerPage
+	ids := insertN(t, db, "s", 2*spp, func(i int) []byte { return []byte("r") })
+	empty := spp + 200
+	mustT(t, db.Update(func(tx *Tx) error { return tx.Delete("s", ids[empty]) }))
+	mustT(t, db.Close())
+	mustT(t, d.Reopen())
+	db, err = OpenStorage(d, Options{})
+	mustT(t, err)
+	defer db.Close()
+
+	// A read checks the second address page whole; then slot 100 of it
+	// goes bad in the file: a page with version 0 is no valid slot.
+	mustT(t, db.View(func(s *Snapshot) error { _, err := s.Read("s", ids[spp]); return err }))
+	db.mu.Lock()
+	ptr := db.cur.seg("s").pages[1].disk.ptr
+	db.mu.Unlock()
+	mustT(t, d.WriteAt(make([]byte, 4), ptr.Addr+page.HeaderSize+16+100*16+8))
+
+	taken := map[RecordID]bool{}
+	var open []*Tx
+	defer func() {
+		for _, tx := range open {
+			_ = tx.Rollback()
+		}
+	}()
+	var ce *CorruptError
+	for range 4 {
+		tx, err := db.Begin(TxOptions{})
+		mustT(t, err)
+		open = append(open, tx)
+		id, err := tx.Insert("s", []byte("new"))
+		if err != nil {
+			if !errors.As(err, &ce) {
+				t.Fatalf("insert: %v, want the corrupt page", err)
+			}
+			continue
+		}
+		if taken[id] {
+			t.Fatalf("slot %v handed out to two open transactions", id)
+		}
+		taken[id] = true
+	}
+}
+
+// TestInsertAfterOpenSearchesFewPages: the first insert into a segment
+// with no empty slot, after an open, searches a few of its address pages,
+// not all of them, and takes a slot never used.
+func TestInsertAfterOpenSearchesFewPages(t *testing.T) {
+	d := diskmodel.New(diskmodel.Options{})
+	db, err := OpenStorage(d, Options{})
+	mustT(t, err)
+	mustT(t, db.Update(func(tx *Tx) error { return tx.CreateSegment("s") }))
+	n := 4 * searchPages * segment.SlotsPerPage
+	insertN(t, db, "s", n, func(i int) []byte { return []byte("r") })
+	mustT(t, db.Close())
+	mustT(t, d.Reopen())
+	db, err = OpenStorage(d, Options{})
+	mustT(t, err)
+	defer db.Close()
+	got := insertN(t, db, "s", 1, func(int) []byte { return []byte("new") })
+	if want := idOfSlot(uint64(n)); got[0] != want {
+		t.Fatalf("the insert took %v, want %v", got[0], want)
+	}
+	db.mu.Lock()
+	a := db.slots[db.cur.seg("s").id]
+	scanned := a.scan
+	db.mu.Unlock()
+	if scanned > searchPages {
+		t.Fatalf("the insert searched %d address pages of %d, want %d at most", scanned, 4*searchPages, searchPages)
+	}
+}

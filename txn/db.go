@@ -90,8 +90,9 @@ type DB struct {
 
 // slotAlloc hands out a segment's record slots: emptied ones first, the
 // lowest of those the database opened with before the rest. It finds
-// the empty slots it opened with page by page, as free runs out, so that
-// opening a file reads no address page. Callers hold mu.
+// the empty slots a segment opened with page by page, a few pages a take
+// at most, so that opening a file reads no address page and no insert
+// waits on a search of the whole segment. Callers hold mu.
 type slotAlloc struct {
 	next uint64   // slots from next on were never used
 	free []uint64 // emptied slots, taken from the end
@@ -104,25 +105,22 @@ type slotAlloc struct {
 	known map[uint64]bool
 }
 
+// searchPages bounds the address pages one take searches for empty
+// slots before it takes a slot never used.
+const searchPages = 8
+
 // take returns the slot to fill next in segment s of the current
 // version.
 func (a *slotAlloc) take(db *DB, s *segState) (uint64, error) {
-	for len(a.free) == 0 && a.scan < a.pages && s != nil {
-		p := a.scan
-		for j := uint64(segment.SlotsPerPage); j > 0; j-- {
-			n := p*segment.SlotsPerPage + j - 1
-			if a.known[n] {
-				delete(a.known, n)
-				continue
-			}
-			sl, ok, err := db.slot(s, n)
-			if err != nil {
-				return 0, err
-			}
-			if ok && !sl.Live {
-				a.free = append(a.free, n)
-			}
+	for k := 0; len(a.free) == 0 && a.scan < a.pages && s != nil && k < searchPages; k++ {
+		found, err := db.emptySlots(s, a.scan, a.known)
+		if err != nil {
+			return 0, err // nothing changed: the page is searched again
 		}
+		for j := range uint64(segment.SlotsPerPage) {
+			delete(a.known, a.scan*segment.SlotsPerPage+j)
+		}
+		a.free = append(a.free, found...)
 		a.scan++
 	}
 	if n := len(a.free); n > 0 {
@@ -132,6 +130,37 @@ func (a *slotAlloc) take(db *DB, s *segState) (uint64, error) {
 	}
 	a.next++
 	return a.next - 1, nil
+}
+
+// emptySlots returns the slots of page p of s that hold no record and
+// that known does not hold, highest first, reading the page once.
+func (db *DB) emptySlots(s *segState, p uint64, known map[uint64]bool) (out []uint64, err error) {
+	db.views.RLock()
+	defer db.views.RUnlock()
+	if db.shut {
+		return nil, ErrClosed
+	}
+	ferr := mmapfile.Protect(func() {
+		var pv pageView
+		if pv, err = s.view(db.s, p); err != nil {
+			return
+		}
+		for j := segment.SlotsPerPage - 1; j >= 0; j-- {
+			n := p*segment.SlotsPerPage + uint64(j)
+			var sl segment.Slot
+			if sl, err = pv.slot(j); err != nil {
+				out = nil
+				return
+			}
+			if !sl.Live && !known[n] {
+				out = append(out, n)
+			}
+		}
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	return out, err
 }
 
 // give makes slot n empty again, the next to take.
