@@ -27,15 +27,23 @@ func BenchmarkCommitDurable(b *testing.B) {
 // an op is one record.
 func BenchmarkLoad(b *testing.B) {
 	db := benchSegmentDB(b)
-	val := bytes.Repeat([]byte{7}, 100)
 	b.ResetTimer()
-	for done := 0; done < b.N; {
+	insertRecords(b, db, b.N)
+}
+
+// insertRecords inserts n records of 100 bytes into segment "s" of db,
+// 10,000 to a durable commit, and returns their ids.
+func insertRecords(b *testing.B, db *DB, n int) []RecordID {
+	val := bytes.Repeat([]byte{7}, 100)
+	ids := make([]RecordID, 0, n)
+	for len(ids) < n {
 		err := db.Update(func(tx *Tx) error {
-			for range min(10_000, b.N-done) {
-				if _, err := tx.Insert("s", val); err != nil {
+			for range min(10_000, n-len(ids)) {
+				id, err := tx.Insert("s", val)
+				if err != nil {
 					return err
 				}
-				done++
+				ids = append(ids, id)
 			}
 			return nil
 		})
@@ -43,4 +51,5 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	return ids
 }

@@ -14,21 +14,7 @@ const benchScanRecords = 200_000
 // bytes through a snapshot, DESIGN's B4; an op is one record read.
 func BenchmarkScan(b *testing.B) {
 	db := benchSegmentDB(b)
-	val := bytes.Repeat([]byte{7}, 100)
-	for done := 0; done < benchScanRecords; {
-		err := db.Update(func(tx *Tx) error {
-			for i := 0; i < 10_000; i++ {
-				if _, err := tx.Insert("s", val); err != nil {
-					return err
-				}
-				done++
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	insertRecords(b, db, benchScanRecords)
 	if err := db.Checkpoint(); err != nil {
 		b.Fatal(err)
 	}
@@ -58,22 +44,7 @@ func BenchmarkScan(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	db := benchSegmentDB(b)
 	val := bytes.Repeat([]byte{7}, 100)
-	var ids []RecordID
-	for len(ids) < benchScanRecords {
-		err := db.Update(func(tx *Tx) error {
-			for range 10_000 {
-				id, err := tx.Insert("s", val)
-				if err != nil {
-					return err
-				}
-				ids = append(ids, id)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	ids := insertRecords(b, db, benchScanRecords)
 	if err := db.Checkpoint(); err != nil {
 		b.Fatal(err)
 	}
