@@ -675,7 +675,10 @@ func firstEntry(partial []byte, n int) (uint32, bool) {
 // during the call. It stops at the first page that is not the valid
 // successor of the one before (unwritten, torn, stale, corrupt) and
 // returns where; an error is fn's, or a *page.CorruptError for a page
-// that passes its checksum but breaks the journal's own rules, or for the
+// that passes its checksum but breaks the journal's own rules (among
+// them a page written under a root generation later than st's: st is
+// not the newest root state made durable, a lost write of a root copy
+// brought it back), or for the
 // page it stopped at when that page was durable: the root state, or a
 // page among the root state's spares, says so. Memory is one
 // entry and a few words per page read: the pages from the head, which
@@ -712,6 +715,14 @@ func Read(s mmapfile.Storage, st page.State, fn func(lsn uint64, e Entry) error)
 		if err != nil {
 			t.Stopped = err
 			break
+		}
+		if gen := binary.LittleEndian.Uint64(p[genOff:]); gen > st.Gen && !mutant.On(mutant.LostFreeUnreported) {
+			// A page is written under a generation only once the root
+			// state of that generation is durable (its Store's barrier
+			// returned): a later generation than the state loaded is a
+			// newer root state lost, whose free lists no longer list
+			// the pages its journal went on into.
+			return t, &page.CorruptError{Page: t.Next, Reason: fmt.Sprintf("journal page of sequence %d was written under root generation %d, after root state %d: a newer root state is lost", h.Seq, gen, st.Gen)}
 		}
 		after := int64(binary.LittleEndian.Uint64(p))
 		lsn := binary.LittleEndian.Uint64(p[8:])

@@ -695,7 +695,14 @@ func (w *chainWorkload) recoverAfterCut() error {
 		return fmt.Errorf("%w: I1/I2/I3/I4 after power cut %d: the recovered state is the model after none of events %d..%d: against %d, %s",
 			errWorkload, w.cuts, w.acked, w.started, w.started, diff(w.after(w.started), got))
 	}
-	if err := w.db.Check(); w.detected(err) {
+	if err := w.db.Check(); w.faulted && listsInUseFree(err) {
+		// Damage a read meets is detected when met; free lists that
+		// hold pages in use are not met by any read: the next
+		// allocations hand them out again, and the commits
+		// acknowledged after the open are lost. Recovery must refuse
+		// such a state.
+		return fmt.Errorf("%w: I5/I11 after power cut %d: recovery opened a state whose free pages are in use: %v", errWorkload, w.cuts, err)
+	} else if w.detected(err) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("%w: I5/I6 after power cut %d: %v", errWorkload, w.cuts, err)
@@ -703,6 +710,21 @@ func (w *chainWorkload) recoverAfterCut() error {
 	w.rebase(match)
 	w.ended = w.faulted
 	return nil
+}
+
+// listsInUseFree reports whether err, from Check, finds a page both free
+// and in use: an overlap of the free space with pages the state reads,
+// the journal's or the allocator's.
+func listsInUseFree(err error) bool {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		return slices.ContainsFunc(joined.Unwrap(), listsInUseFree)
+	}
+	var ce *persy.CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, " overlaps ") {
+		return false
+	}
+	return strings.Contains(ce.Reason, "free page") || strings.Contains(ce.Reason, "in limbo page")
 }
 
 // detected reports whether err, after a cut that put a media fault in

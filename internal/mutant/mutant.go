@@ -49,10 +49,12 @@ const (
 	// returns nil, promising durable the background commits written
 	// before the failure, which are not.
 	CloseHidesFailure = "close-hides-failure"
-	// LostFreeUnreported reports a free of a page that the root state
-	// it was loaded from lists free (what a lost write of the newest root
-	// copy leaves) as a plain error, not as corruption a caller can tell
-	// from a bug.
+	// LostFreeUnreported lets recovery go on from a root state older
+	// than the newest one made durable (what a lost write of the newest
+	// root copy leaves): it reads journal pages written under a later
+	// generation as the journal, though the state loaded may list them
+	// free, and reports a free of a page that state lists in limbo as a
+	// plain error, not as corruption a caller can tell from a bug.
 	LostFreeUnreported = "lost-free-unreported"
 	// RefillUnsynced stores the root state of a journal refill before
 	// the journal pages written since the last barrier are durable: the
