@@ -45,8 +45,16 @@ func EngineChain() sim.Workload {
 		// A run reaches a few hundred yields: the yields strategy
 		// crashes at every fourth, at an offset drawn per run.
 		Every: 4,
-		Share: 6,
-		New:   func() sim.Program { return &chainWorkload{} },
+		// Six times a format workload's share, ten on linux-strict:
+		// its power cuts tear pages there, and most seeded protocol
+		// bugs of the engine need a few dozen runs of those rows.
+		RowShare: func(profile, _ string) int {
+			if profile == diskmodel.LinuxStrict.Name {
+				return 10
+			}
+			return 6
+		},
+		New: func() sim.Program { return &chainWorkload{} },
 	}
 }
 
@@ -701,7 +709,7 @@ func (w *chainWorkload) recoverAfterCut() error {
 		// allocations hand them out again, and the commits
 		// acknowledged after the open are lost. Recovery must refuse
 		// such a state.
-		return fmt.Errorf("%w: I5/I11 after power cut %d: recovery opened a state whose free pages are in use: %v", errWorkload, w.cuts, err)
+		return fmt.Errorf("%w: I5/I11 after power cut %d: recovery opened a state whose accounts of its pages overlap: %v", errWorkload, w.cuts, err)
 	} else if w.detected(err) {
 		return nil
 	} else if err != nil {
@@ -712,19 +720,19 @@ func (w *chainWorkload) recoverAfterCut() error {
 	return nil
 }
 
-// listsInUseFree reports whether err, from Check, finds a page both free
-// and in use: an overlap of the free space with pages the state reads,
-// the journal's or the allocator's.
+// listsInUseFree reports whether err, from Check, finds two of the
+// file's accounts of its pages claiming one page: reachable, reserved
+// for the journal, free, in limbo, a free-list chunk, pending. A media
+// fault damages pages, which their references then fail to validate;
+// it does not make two valid accounts overlap, unless recovery went on
+// from a root state that is not the newest.
 func listsInUseFree(err error) bool {
 	var joined interface{ Unwrap() []error }
 	if errors.As(err, &joined) {
 		return slices.ContainsFunc(joined.Unwrap(), listsInUseFree)
 	}
 	var ce *persy.CorruptError
-	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, " overlaps ") {
-		return false
-	}
-	return strings.Contains(ce.Reason, "free page") || strings.Contains(ce.Reason, "in limbo page")
+	return errors.As(err, &ce) && strings.Contains(ce.Reason, " overlaps ")
 }
 
 // detected reports whether err, after a cut that put a media fault in

@@ -81,11 +81,26 @@ type Workload struct {
 	// workload whose crash states cost more and cover more of the engine
 	// gets more.
 	Share int
+	// RowShare, if set, gives the share of each of the workload's rows
+	// by its profile and strategy, in place of Share; zero means 1. A
+	// workload whose faults combine under some rows far more than under
+	// the others (a tear and the rewrite of the torn page, say, meet
+	// only under a sweep of single pages) gives those rows more.
+	RowShare func(profile, strategy string) int
 	// New starts a run.
 	New func() Program
 	// Note, if set, says in one line what the workload's runs reached
 	// so far (for instance the deepest tree), for the end of a report.
 	Note func() string
+}
+
+// ShareOf returns w's share of a time budget for its row on profile
+// under strategy.
+func (w Workload) ShareOf(profile, strategy string) int {
+	if w.RowShare != nil {
+		return max(w.RowShare(profile, strategy), 1)
+	}
+	return max(w.Share, 1)
 }
 
 // NewWorkload returns the workload called name built from two functions

@@ -445,3 +445,27 @@ func TestNewWorkload(t *testing.T) {
 		t.Errorf("an acknowledgement before its barrier: want it found and shrunk, found %+v", s)
 	}
 }
+
+// TestShareOf: a workload's rows take RowShare where it is set, Share
+// where not, and at least 1.
+func TestShareOf(t *testing.T) {
+	w := sim.Workload{Share: 3}
+	if got := w.ShareOf("media", "sweep"); got != 3 {
+		t.Errorf("Share 3, no RowShare: %d, want 3", got)
+	}
+	if got := (sim.Workload{}).ShareOf("media", "sweep"); got != 1 {
+		t.Errorf("no share at all: %d, want 1", got)
+	}
+	w.RowShare = func(profile, strategy string) int {
+		if profile == "media" && strategy == "sweep" {
+			return 40
+		}
+		return 0
+	}
+	if got := w.ShareOf("media", "sweep"); got != 40 {
+		t.Errorf("RowShare 40 for media/sweep: %d, want 40", got)
+	}
+	if got := w.ShareOf("media", "barriers"); got != 1 {
+		t.Errorf("RowShare 0 for media/barriers: %d, want 1, not Share", got)
+	}
+}

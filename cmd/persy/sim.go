@@ -51,7 +51,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("persy sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	checks := fs.Int("checks", 0, "a budget in runs: this many runs of each row (workload, profile, strategy), the same runs for the same seed; 0 for a time budget")
-	budget := fs.Duration("time", defaultSimTime, "a budget in time, shared among the rows by each workload's share (ignored with -checks)")
+	budget := fs.Duration("time", defaultSimTime, "a budget in time, shared among the rows by each row's share (sim.Workload.ShareOf) (ignored with -checks)")
 	seed := fs.Uint64("seed", 0, "rapid's seed; 0 picks one and prints it")
 	match := fs.String("workload", "", "run only the workloads whose name matches this regular expression")
 	profiles := fs.String("profile", "", "comma-separated disk profiles, or all; default: all for correct workloads, linux-strict for broken ones")
@@ -106,7 +106,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		}
 		for _, p := range ps {
 			for _, st := range sts {
-				f.rows = append(f.rows, simRow{Workload: w.Name, Profile: p.Name, Strategy: st.String(), broken: w.Broken, share: max(w.Share, 1)})
+				f.rows = append(f.rows, simRow{Workload: w.Name, Profile: p.Name, Strategy: st.String(), broken: w.Broken, share: w.ShareOf(p.Name, st.String())})
 			}
 		}
 	}
