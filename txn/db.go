@@ -621,14 +621,33 @@ func (db *DB) Checkpoint() error {
 }
 
 func (db *DB) maybeCheckpoint() error {
-	limit := uint64(db.opts.CheckpointBytes)
-	if db.jw.End()-db.durable.Checkpoint < limit && uint64(db.jw.PagesSince(db.durable.Checkpoint))<<journal.PageExp < limit {
+	if db.journalSize() < uint64(db.opts.CheckpointBytes) {
 		return nil
 	}
 	if err := db.checkpoint(); err != nil && !errors.Is(err, errNoRoom) {
 		return err
 	}
 	return nil // a checkpoint with no room waits for one with room
+}
+
+// wastedWeight is how many times the journal's size counts the page
+// bytes its entries leave unused.
+const wastedWeight = 4
+
+// journalSize is the journal's size since the last checkpoint, as
+// Options.CheckpointBytes measures it: its entries' bytes, and the page
+// bytes they leave unused wastedWeight times over. A stream of small
+// synchronous commits, each taking a page of its own, reaches the limit
+// at a quarter of it in pages: a checkpoint then frees those pages, and
+// the file, and what a recovery redoes, stay small. Commits that fill
+// their pages reach it by their entries.
+func (db *DB) journalSize() uint64 {
+	entries := db.jw.End() - db.durable.Checkpoint
+	pages := uint64(db.jw.PagesSince(db.durable.Checkpoint)) << journal.PageExp
+	if pages <= entries {
+		return entries
+	}
+	return entries + wastedWeight*(pages-entries)
 }
 
 // checkpoint writes the current version into fresh pages and stores it.

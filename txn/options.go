@@ -99,10 +99,10 @@ type Options struct {
 	// CheckpointBytes is how much journal a checkpoint lets pile up
 	// before it writes the records and address pages changed since the
 	// last one and frees the journal; zero means DefaultCheckpointBytes.
-	// The journal's size is the larger of its entries' bytes and the
-	// bytes of the pages holding them: each synchronous commit takes a
+	// The journal's size is its entries' bytes plus four times the
+	// bytes its pages leave unused: each synchronous commit takes a
 	// page of its own, so a stream of small commits reaches the limit
-	// by pages long before it does by entries.
+	// with a quarter of it in pages, long before it does by entries.
 	CheckpointBytes int
 	// ManualSync turns the background worker off: commits made with
 	// TxOptions.BackgroundSync become durable only at DB.Sync, a
