@@ -270,6 +270,12 @@ func stampedSpans(size int) iter.Seq2[int, int] {
 // after the payload that are not zero, a stamp missing or unlike the
 // header's.
 func Decode(buf []byte, addr int64) (Header, []byte, error) {
+	return decode(buf, addr, true)
+}
+
+// decode is Decode; without tail, it leaves the bytes after the payload
+// of a page written once unread (see ReadPayload).
+func decode(buf []byte, addr int64, tail bool) (Header, []byte, error) {
 	if len(buf) < HeaderSize {
 		return Header{}, nil, corrupt(addr, "%d bytes, shorter than a header", len(buf))
 	}
@@ -295,7 +301,7 @@ func Decode(buf []byte, addr int64) (Header, []byte, error) {
 	case stamped(h.Type):
 		p, err := unstamp(buf, addr, h.Used)
 		return h, p, err
-	case !allZero(buf[HeaderSize+h.Used:]):
+	case tail && !allZero(buf[HeaderSize+h.Used:]):
 		return h, nil, corrupt(addr, "bytes after the payload are not zero")
 	}
 	return h, buf[HeaderSize : HeaderSize+h.Used], nil
@@ -432,6 +438,22 @@ type Ptr struct {
 // that it is the page p expects: its size class and its checksum. The
 // payload is borrowed, as with Read.
 func ReadPtr(s mmapfile.Storage, p Ptr) (Header, []byte, error) {
+	return readPtr(s, p, true)
+}
+
+// ReadPayload is ReadPtr for a reader of the payload alone: it leaves
+// unread the zero bytes after the payload of a page written once, which
+// its checksum does not cover and no reader reads. What it returns is
+// checked as ReadPtr checks it (the checksum over the header and the
+// payload, the one p expects); damage to those bytes alone goes
+// unreported here, and ReadPtr, Check's way, reports it. For a small
+// record in a larger page, the bytes after it are most of the page:
+// most of the memory a random read touches.
+func ReadPayload(s mmapfile.Storage, p Ptr) (Header, []byte, error) {
+	return readPtr(s, p, false)
+}
+
+func readPtr(s mmapfile.Storage, p Ptr, tail bool) (Header, []byte, error) {
 	// The page as p expects it, through one view of the file; a page
 	// that is not of p's size takes Read's way, for Read's errors.
 	var b []byte
@@ -442,7 +464,7 @@ func ReadPtr(s mmapfile.Storage, p Ptr) (Header, []byte, error) {
 	var payload []byte
 	var err error
 	if b != nil && b[expOff] == p.Exp {
-		h, payload, err = Decode(b, p.Addr)
+		h, payload, err = decode(b, p.Addr, tail)
 	} else {
 		h, payload, err = Read(s, p.Addr)
 	}

@@ -231,3 +231,35 @@ func TestMisplaced(t *testing.T) {
 		t.Fatal("a copy that fails its checksum reads as misplaced")
 	}
 }
+
+// TestReadPayloadChecksWhatItReturns flips each bit of a data page
+// written in a storage: ReadPayload reports every flip in the header or
+// the payload as a *CorruptError, and for a flip in the zero bytes after
+// the payload, which it leaves unread, returns the payload as written,
+// while ReadPtr, Check's way, reports that one too.
+func TestReadPayloadChecksWhatItReturns(t *testing.T) {
+	s, err := mmapfile.NewMemory(mmapfile.MemoryOptions{})
+	must(t, err)
+	h := page.Header{Exp: page.MinExp, Type: page.TypeData, Addr: 8 * page.MinBytes, Seq: 42}
+	must(t, s.Grow(h.Addr+int64(h.Bytes())))
+	payload := []byte("some record")
+	buf := make([]byte, h.Bytes())
+	ptr, err := page.WritePtr(s, buf, h, payload)
+	must(t, err)
+	used := page.HeaderSize + len(payload)
+	for bit := range len(buf) * 8 {
+		b := bytes.Clone(buf)
+		b[bit/8] ^= 1 << (bit % 8)
+		must(t, s.WriteAt(b, h.Addr))
+		_, p, err := page.ReadPayload(s, ptr)
+		switch {
+		case bit/8 < used && !isCorrupt(err):
+			t.Fatalf("bit %d of the header or payload flipped: ReadPayload gives %q, %v", bit, p, err)
+		case bit/8 >= used && (err != nil || !bytes.Equal(p, payload)):
+			t.Fatalf("bit %d after the payload flipped: ReadPayload gives %q, %v; want the payload", bit, p, err)
+		}
+		if _, _, err := page.ReadPtr(s, ptr); !isCorrupt(err) {
+			t.Fatalf("bit %d flipped: ReadPtr gives %v", bit, err)
+		}
+	}
+}

@@ -163,7 +163,7 @@ func DataExp(n int) (uint8, bool) { return page.ExpFor(n) }
 
 // ReadData returns a copy of the record on data page r.
 func ReadData(s mmapfile.Storage, r page.Ptr) ([]byte, error) {
-	p, err := data(s, r)
+	p, err := data(s, r, page.ReadPayload)
 	if err != nil {
 		return nil, err
 	}
@@ -173,13 +173,15 @@ func ReadData(s mmapfile.Storage, r page.Ptr) ([]byte, error) {
 // CheckData checks that r is the data page its slot expects, without
 // copying it.
 func CheckData(s mmapfile.Storage, r page.Ptr) error {
-	_, err := data(s, r)
+	_, err := data(s, r, page.ReadPtr)
 	return err
 }
 
-// data returns the payload of data page r, borrowed.
-func data(s mmapfile.Storage, r page.Ptr) ([]byte, error) {
-	h, p, err := page.ReadPtr(s, r)
+// data returns the payload of data page r, borrowed, read with read:
+// page.ReadPayload for a reader (ReadData), page.ReadPtr, which checks
+// the bytes after the payload too, for Check (CheckData).
+func data(s mmapfile.Storage, r page.Ptr, read func(mmapfile.Storage, page.Ptr) (page.Header, []byte, error)) ([]byte, error) {
+	h, p, err := read(s, r)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,34 @@ func TestCheckCorruptDataPage(t *testing.T) {
 	unchanged(t, s.path, b, "check")
 }
 
+// TestCheckCorruptAfterRecord: a byte flipped after a record, in the
+// zero bytes of its data page that reads leave unread, does not change
+// what the record reads (dump shows it as written), and check, which
+// reads whole pages, reports the page: exit 1.
+func TestCheckCorruptAfterRecord(t *testing.T) {
+	s := sampleFile(t)
+	b := readFile(t, s.path)
+	victim := s.orders[1]
+	pages := pagesHolding(b, typeData, victim.Data)
+	if len(pages) != 1 {
+		t.Fatalf("record %q is on data pages %v, want one", victim.Data, pages)
+	}
+	addr := pages[0]
+	b[addr+511] ^= 0x01 // the last byte of the record's 512-byte page
+	mustT(t, os.WriteFile(s.path, b, 0o644))
+
+	code, stdout, stderr := run("dump", s.path, "orders")
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("%q", victim.Data)) && !strings.Contains(stdout, string(victim.Data)) {
+		t.Fatalf("dump after a flip past the record: exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	code, stdout, stderr = run("check", s.path)
+	want := fmt.Sprintf("\n  page %d: segment \"orders\", record %v: ", addr, victim.ID)
+	if code != 1 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "bytes after the payload are not zero") {
+		t.Fatalf("check after a flip past the record: exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
+	}
+	unchanged(t, s.path, b, "check")
+}
+
 // TestCheckCorruptAddressPages: a file whose address pages are corrupt
 // opens, since opening reads none, and its check finds each of them
 // where the segment's walk meets it: exit 1.
