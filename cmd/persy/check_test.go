@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	persy "github.com/gopersy/persy"
 )
 
 // The page types of package page, as the tests find pages by them.
@@ -36,11 +38,7 @@ func TestCheckCorruptDataPage(t *testing.T) {
 	s := sampleFile(t)
 	b := readFile(t, s.path)
 	victim := s.orders[1]
-	pages := pagesHolding(b, typeData, victim.Data)
-	if len(pages) != 1 {
-		t.Fatalf("record %q is on data pages %v, want one", victim.Data, pages)
-	}
-	addr := pages[0]
+	addr := recordPage(t, b, victim)
 	b[addr+32+2] ^= 0xff // a byte of the record
 	mustT(t, os.WriteFile(s.path, b, 0o644))
 
@@ -57,6 +55,17 @@ func TestCheckCorruptDataPage(t *testing.T) {
 	unchanged(t, s.path, b, "check")
 }
 
+// recordPage returns the address of the one data page of file b that
+// holds rec.
+func recordPage(t *testing.T, b []byte, rec persy.Record) int64 {
+	t.Helper()
+	pages := pagesHolding(b, typeData, rec.Data)
+	if len(pages) != 1 {
+		t.Fatalf("record %q is on data pages %v, want one", rec.Data, pages)
+	}
+	return pages[0]
+}
+
 // TestCheckCorruptAfterRecord: a byte flipped after a record, in the
 // zero bytes of its data page that reads leave unread, does not change
 // what the record reads (dump shows it as written), and check, which
@@ -65,11 +74,7 @@ func TestCheckCorruptAfterRecord(t *testing.T) {
 	s := sampleFile(t)
 	b := readFile(t, s.path)
 	victim := s.orders[1]
-	pages := pagesHolding(b, typeData, victim.Data)
-	if len(pages) != 1 {
-		t.Fatalf("record %q is on data pages %v, want one", victim.Data, pages)
-	}
-	addr := pages[0]
+	addr := recordPage(t, b, victim)
 	b[addr+511] ^= 0x01 // the last byte of the record's 512-byte page
 	mustT(t, os.WriteFile(s.path, b, 0o644))
 
