@@ -234,18 +234,8 @@ func (w *chainWorkload) commitBulk(db *persy.DB, round, size int) error {
 		return err
 	}
 	ops = append(ops, mop{kind: "insert", seg: seg, id: id, data: data})
-	w.begin(evCommit, len(w.txs))
-	w.txs, w.ids = append(w.txs, ops), append(w.ids, "")
-	if err := tx.Commit(); err != nil {
-		if expected(err) {
-			w.undo()
-			return nil
-		}
-		return err
-	}
-	w.m.apply(ops)
-	w.ack()
-	return nil
+	_, err = w.commit(tx, ops, "", true)
+	return err
 }
 
 // errPowerCut is what a process's storage returns, from the call at

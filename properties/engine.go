@@ -308,23 +308,34 @@ func (w *engineWorkload) commitOne(db *persy.DB, round int, o persy.TxOptions) e
 	if err != nil {
 		return err
 	}
-	w.begin(evCommit, len(w.txs))
-	w.txs, w.ids = append(w.txs, ops), append(w.ids, string(o.ID))
-	if err := tx.Commit(); err != nil {
-		if expected(err) {
-			w.undo()
-			return nil
-		}
+	if ok, err := w.commit(tx, ops, string(o.ID), !o.BackgroundSync); !ok {
 		return err
-	}
-	w.m.apply(ops)
-	if !o.BackgroundSync {
-		w.ack()
 	}
 	if w.indexes {
 		w.trackDepths(db)
 	}
 	return nil
+}
+
+// commit commits tx, whose changes to the model are ops, as event and
+// transaction of id, and applies ops to the model; acked says the commit
+// is synchronous. A transaction that meets a prepared one's locks is
+// undone: it returns false and nil.
+func (w *engineWorkload) commit(tx *persy.Tx, ops []mop, id string, acked bool) (bool, error) {
+	w.begin(evCommit, len(w.txs))
+	w.txs, w.ids = append(w.txs, ops), append(w.ids, id)
+	if err := tx.Commit(); err != nil {
+		if expected(err) {
+			w.undo()
+			return false, nil
+		}
+		return false, err
+	}
+	w.m.apply(ops)
+	if acked {
+		w.ack()
+	}
+	return true, nil
 }
 
 // prepareOne prepares a transaction, unless one is open, under an id

@@ -135,32 +135,27 @@ func (a *slotAlloc) take(db *DB, s *segState) (uint64, error) {
 // emptySlots returns the slots of page p of s that hold no record and
 // that known does not hold, highest first, reading the page once.
 func (db *DB) emptySlots(s *segState, p uint64, known map[uint64]bool) (out []uint64, err error) {
-	db.views.RLock()
-	defer db.views.RUnlock()
-	if db.shut {
-		return nil, ErrClosed
-	}
-	ferr := mmapfile.Protect(func() {
-		var pv pageView
-		if pv, err = s.view(db.s, p); err != nil {
-			return
+	err = db.fromFile(func() error {
+		pv, err := s.view(db.s, p)
+		if err != nil {
+			return err
 		}
 		for j := segment.SlotsPerPage - 1; j >= 0; j-- {
 			n := p*segment.SlotsPerPage + uint64(j)
-			var sl segment.Slot
-			if sl, err = pv.slot(j); err != nil {
-				out = nil
-				return
+			sl, err := pv.slot(j)
+			if err != nil {
+				return err
 			}
 			if !sl.Live && !known[n] {
 				out = append(out, n)
 			}
 		}
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 // give makes slot n empty again, the next to take.
@@ -536,32 +531,45 @@ func (db *DB) minPin() uint64 {
 	return m
 }
 
-// readRecord returns a copy of record n of s, ErrRecordNotFound if it
-// holds none, and its slot.
-func (db *DB) readRecord(s *segState, n uint64) (data []byte, sl segment.Slot, err error) {
+// fromFile runs read, which reads the file's mapping, for a caller
+// holding no views lock: under views' read lock (ErrClosed after Close)
+// and the fault guard, whose fault is then the error.
+func (db *DB) fromFile(read func() error) error {
 	db.views.RLock()
 	defer db.views.RUnlock()
 	if db.shut {
-		return nil, sl, ErrClosed
+		return ErrClosed
 	}
-	ferr := mmapfile.Protect(func() {
+	var err error
+	if ferr := mmapfile.Protect(func() { err = read() }); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// readRecord returns a copy of record n of s, ErrRecordNotFound if it
+// holds none, and its slot.
+func (db *DB) readRecord(s *segState, n uint64) (data []byte, sl segment.Slot, err error) {
+	err = db.fromFile(func() error {
 		var ok bool
+		var err error
 		if sl, ok, err = s.slot(db.s, n); err != nil {
-			return
+			return err
 		}
 		switch {
 		case !ok || !sl.Live:
-			err = ErrRecordNotFound
+			return ErrRecordNotFound
 		case sl.Pending != nil:
 			data = slices.Clone(sl.Pending)
-		default:
-			data, err = segment.ReadData(db.s, sl.Data)
+			return nil
 		}
+		data, err = segment.ReadData(db.s, sl.Data)
+		return err
 	})
-	if ferr != nil {
-		return nil, sl, ferr
+	if err != nil {
+		return nil, sl, err
 	}
-	return data, sl, err
+	return data, sl, nil
 }
 
 // readSlot returns a copy of the record in sl.
@@ -572,16 +580,11 @@ func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
 	if sl.Pending != nil {
 		return slices.Clone(sl.Pending), nil
 	}
-	db.views.RLock()
-	defer db.views.RUnlock()
-	if db.shut {
-		return nil, ErrClosed
-	}
 	var data []byte
-	var err error
-	if ferr := mmapfile.Protect(func() { data, err = segment.ReadData(db.s, sl.Data) }); ferr != nil {
-		return nil, ferr
-	}
+	err := db.fromFile(func() (err error) {
+		data, err = segment.ReadData(db.s, sl.Data)
+		return err
+	})
 	return data, err
 }
 

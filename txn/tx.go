@@ -12,7 +12,6 @@ import (
 	"github.com/gopersy/persy/internal/invariant"
 	"github.com/gopersy/persy/internal/mutant"
 	"github.com/gopersy/persy/journal"
-	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/segment"
 )
 
@@ -502,27 +501,21 @@ const scanBatchBytes = 256 << 10
 // scanBatchBytes of records are read. It returns the records and the
 // first slot it did not read; on an error, the records read before it.
 func (db *DB) readRun(base *segState, from, stop uint64, out []Record) ([]Record, uint64, error) {
-	db.views.RLock()
-	defer db.views.RUnlock()
-	if db.shut {
-		return out, from, ErrClosed
-	}
 	n, size := from, 0
-	var err error
-	ferr := mmapfile.Protect(func() {
+	err := db.fromFile(func() error {
 		// One address page at a time: the caller goes on from n.
 		stop = min(stop, (n/segment.SlotsPerPage+1)*segment.SlotsPerPage)
 		if n >= stop || n/segment.SlotsPerPage >= uint64(len(base.pages)) {
-			return
+			return nil
 		}
-		var pv pageView
-		if pv, err = base.view(db.s, n/segment.SlotsPerPage); err != nil {
-			return
+		pv, err := base.view(db.s, n/segment.SlotsPerPage)
+		if err != nil {
+			return err
 		}
 		for ; n < stop && size < scanBatchBytes; n++ {
-			var sl segment.Slot
-			if sl, err = pv.slot(int(n % segment.SlotsPerPage)); err != nil {
-				return
+			sl, err := pv.slot(int(n % segment.SlotsPerPage))
+			if err != nil {
+				return err
 			}
 			if !sl.Live {
 				continue
@@ -531,15 +524,13 @@ func (db *DB) readRun(base *segState, from, stop uint64, out []Record) ([]Record
 			if sl.Pending != nil {
 				d = slices.Clone(sl.Pending)
 			} else if d, err = segment.ReadData(db.s, sl.Data); err != nil {
-				return
+				return err
 			}
 			out = append(out, Record{idOfSlot(n), d})
 			size += len(d)
 		}
+		return nil
 	})
-	if ferr != nil {
-		return out, n, ferr
-	}
 	return out, n, err
 }
 

@@ -356,26 +356,14 @@ func (db *DB) slot(s *segState, n uint64) (sl segment.Slot, ok bool, err error) 
 	if i := n / segment.SlotsPerPage; i >= uint64(len(s.pages)) || s.pages[i].mem != nil {
 		return s.slot(db.s, n) // nothing to read from the file
 	}
-	db.views.RLock()
-	defer db.views.RUnlock()
-	if db.shut {
-		return segment.Slot{}, false, ErrClosed
-	}
-	if ferr := mmapfile.Protect(func() { sl, ok, err = s.slot(db.s, n) }); ferr != nil {
-		return segment.Slot{}, false, ferr
-	}
+	err = db.fromFile(func() (err error) {
+		sl, ok, err = s.slot(db.s, n)
+		return err
+	})
 	return sl, ok, err
 }
 
 // each is segState.each for a caller holding no views lock, as slot.
-func (db *DB) each(s *segState, fn func(n uint64, sl *segment.Slot) bool) (err error) {
-	db.views.RLock()
-	defer db.views.RUnlock()
-	if db.shut {
-		return ErrClosed
-	}
-	if ferr := mmapfile.Protect(func() { err = s.each(db.s, fn) }); ferr != nil {
-		return ferr
-	}
-	return err
+func (db *DB) each(s *segState, fn func(n uint64, sl *segment.Slot) bool) error {
+	return db.fromFile(func() error { return s.each(db.s, fn) })
 }
