@@ -10,7 +10,7 @@ SIMFLAGS    ?=
 MUTANT      ?=
 MUTANTS     := journal-reuse-unscrubbed journal-pages-unstamped journal-head-unmarked pages-unaligned one-phase-prepared references-unchecked cut-entry-unclipped format-not-atomic close-hides-failure lost-free-unreported refill-unsynced \
                journal-page-unsynced sync-error-ignored root-before-pages grow-unsynced freed-reused-early frees-unlisted \
-               snapshot-pages-freed rollback-keeps-journal checkpointed-redone zero-page-valid txid-unchecked
+               snapshot-pages-freed rollback-keeps-journal checkpointed-redone zero-page-valid txid-unchecked pack-freed-early
 FUZZTIME    ?= 30s
 BENCHFLAGS  ?= -benchtime 1s -count 1
 

@@ -81,11 +81,12 @@ const (
 	TypeAddress                  // a segment's address slots
 	TypeIndex                    // reserved: index nodes are records, on data pages
 	TypeCatalog                  // a page of the catalogue of segments
+	TypePack                     // small records of one segment, packed
 	typeEnd
 )
 
 var typeNames = [...]string{TypeRoot: "root", TypeRootSlot: "root slot", TypeFree: "free", TypeJournal: "journal",
-	TypeData: "data", TypeAddress: "address", TypeIndex: "index", TypeCatalog: "catalogue"}
+	TypeData: "data", TypeAddress: "address", TypeIndex: "index", TypeCatalog: "catalogue", TypePack: "pack"}
 
 // String names the type, or typeN for a value that is no type.
 func (t Type) String() string {

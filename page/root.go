@@ -21,7 +21,7 @@ const (
 	FirstPage = 4 * slotBytes
 	// FormatVersion is the version of the file format this build writes;
 	// it reads this version only.
-	FormatVersion = 5
+	FormatVersion = 6
 )
 
 // slotAddr is where the copy of generation gen lives: even generations in

@@ -1,10 +1,11 @@
 // Package segment holds the on-disk forms of persy-go's records: the
 // catalogue that names every segment and lists its address pages, the
 // address pages whose slots point at records and carry their versions,
-// and the data pages that hold one record each.
+// the data pages that hold one record each, and the packs that hold
+// several small ones (pack.go).
 //
-// A record's data page is written once, copy-on-write: a new version goes
-// to a new page and the slot moves. Address pages and the catalogue are
+// A record's data page or pack is written once, copy-on-write: a new
+// version goes to a new page and the slot moves. Address pages and the catalogue are
 // written at checkpoints into fresh pages too, so a crash leaves every page
 // the durable root state reads exactly as it was when that state was
 // stored.
@@ -20,6 +21,9 @@ import (
 
 // Geometry of an address page.
 const (
+	// entryShift places a slot's Entry in its packed Ref, in bits that
+	// a Ref's size exponent, at most 20, leaves zero.
+	entryShift = 5
 	// AddressExp is the size exponent of address pages.
 	AddressExp = 12
 	slotBytes  = 16
@@ -34,10 +38,13 @@ const MaxRecordBytes = page.MaxBytes - page.HeaderSize
 
 // Slot is one record slot of an address page.
 type Slot struct {
-	// Data is the record's data page, with the checksum it was written
-	// with; the zero Ptr if the slot holds no record or its content is
-	// Pending.
+	// Data is the record's data page or pack, with the checksum it was
+	// written with; the zero Ptr if the slot holds no record or its
+	// content is Pending.
 	Data page.Ptr
+	// Entry is the record's entry in pack Data, from 1; zero if Data is
+	// a data page of the record's own.
+	Entry uint8
 	// Version counts the changes of the slot: every insert, update and
 	// delete adds one. Zero is a slot never used.
 	Version uint32
@@ -58,7 +65,7 @@ func EncodeAddress(seg, index uint64, slots *[SlotsPerPage]Slot) []byte {
 		var ref int64
 		var sum uint32
 		if s.Live {
-			ref, sum = s.Data.Pack(), s.Data.Sum
+			ref, sum = s.Data.Pack()|int64(s.Entry)<<entryShift, s.Data.Sum
 		}
 		b = binary.LittleEndian.AppendUint64(b, uint64(ref))
 		b = binary.LittleEndian.AppendUint32(b, s.Version)
@@ -138,14 +145,16 @@ func address(s mmapfile.Storage, r page.Ptr, seg, index uint64) ([]byte, error) 
 // must point at a page below end.
 func decodeSlot(b []byte, i int, addr, end int64) (Slot, error) {
 	b = b[:slotBytes]
-	ref := page.Unpack(int64(binary.LittleEndian.Uint64(b)))
+	packed := int64(binary.LittleEndian.Uint64(b))
+	entry := uint8(packed >> entryShift & MaxPacked)
+	ref := page.Unpack(packed &^ (MaxPacked << entryShift))
 	ver := binary.LittleEndian.Uint32(b[8:])
 	sum := binary.LittleEndian.Uint32(b[12:])
 	switch {
-	case ref == (page.Ref{}) && sum == 0:
+	case packed == 0 && sum == 0:
 		return Slot{Version: ver}, nil
-	case ref.Within(end) && ver > 0:
-		return Slot{Data: page.Ptr{Ref: ref, Sum: sum}, Version: ver, Live: true}, nil
+	case ref.Within(end) && ver > 0 && (entry == 0 || ref.Exp == PackExp):
+		return Slot{Data: page.Ptr{Ref: ref, Sum: sum}, Entry: entry, Version: ver, Live: true}, nil
 	}
 	return Slot{}, badSlot(i, addr, ref, ver, sum)
 }
@@ -161,26 +170,35 @@ func badSlot(i int, addr int64, ref page.Ref, ver, sum uint32) error {
 // n bytes, false if n is larger than MaxRecordBytes.
 func DataExp(n int) (uint8, bool) { return page.ExpFor(n) }
 
-// ReadData returns a copy of the record on data page r.
-func ReadData(s mmapfile.Storage, r page.Ptr) ([]byte, error) {
-	p, err := data(s, r, page.ReadPayload)
+// ReadData returns a copy of record n of segment seg, on data page r
+// or, if entry is not zero, in that entry of pack r.
+func ReadData(s mmapfile.Storage, r page.Ptr, entry uint8, seg, n uint64) ([]byte, error) {
+	p, err := data(s, r, entry, seg, n, page.ReadPayload)
 	if err != nil {
 		return nil, err
 	}
 	return append(make([]byte, 0, len(p)), p...), nil
 }
 
-// CheckData checks that r is the data page its slot expects, without
-// copying it.
-func CheckData(s mmapfile.Storage, r page.Ptr) error {
-	_, err := data(s, r, page.ReadPtr)
+// CheckData checks that r and entry hold record n of segment seg as its
+// slot expects, without copying it.
+func CheckData(s mmapfile.Storage, r page.Ptr, entry uint8, seg, n uint64) error {
+	_, err := data(s, r, entry, seg, n, page.ReadPtr)
 	return err
 }
 
-// data returns the payload of data page r, borrowed, read with read:
-// page.ReadPayload for a reader (ReadData), page.ReadPtr, which checks
-// the bytes after the payload too, for Check (CheckData).
-func data(s mmapfile.Storage, r page.Ptr, read func(mmapfile.Storage, page.Ptr) (page.Header, []byte, error)) ([]byte, error) {
+// data returns record n of segment seg on data page r or in entry of
+// pack r, borrowed, read with read: page.ReadPayload for a reader
+// (ReadData), page.ReadPtr, which checks the bytes after the payload
+// too, for Check (CheckData).
+func data(s mmapfile.Storage, r page.Ptr, entry uint8, seg, n uint64, read func(mmapfile.Storage, page.Ptr) (page.Header, []byte, error)) ([]byte, error) {
+	if entry != 0 {
+		p, err := packOf(s, r, read)
+		if err != nil {
+			return nil, err
+		}
+		return packEntryOf(p, r.Addr, entry, seg, n)
+	}
 	h, p, err := read(s, r)
 	if err != nil {
 		return nil, err

@@ -123,15 +123,15 @@ func TestDataPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ptr := writePage(t, s, r, page.TypeData, rec)
-	got, err := ReadData(s, ptr)
+	got, err := ReadData(s, ptr, 0, 1, 0)
 	if err != nil || !bytes.Equal(got, rec) {
 		t.Fatalf("ReadData = %q, %v", got, err)
 	}
 	got[0] ^= 1
-	if again, _ := ReadData(s, ptr); !bytes.Equal(again, rec) {
+	if again, _ := ReadData(s, ptr, 0, 1, 0); !bytes.Equal(again, rec) {
 		t.Fatal("ReadData returned the page's bytes, not a copy")
 	}
-	if err := CheckData(s, ptr); err != nil {
+	if err := CheckData(s, ptr, 0, 1, 0); err != nil {
 		t.Fatalf("CheckData of a good page: %v", err)
 	}
 	var ce *page.CorruptError
@@ -140,10 +140,10 @@ func TestDataPage(t *testing.T) {
 	if err := s.WriteAt(flipped, r.Addr+page.HeaderSize+3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadData(s, ptr); !errors.As(err, &ce) {
+	if _, err := ReadData(s, ptr, 0, 1, 0); !errors.As(err, &ce) {
 		t.Fatalf("ReadData of a flipped page: %v, want a CorruptError", err)
 	}
-	if err := CheckData(s, ptr); !errors.As(err, &ce) {
+	if err := CheckData(s, ptr, 0, 1, 0); !errors.As(err, &ce) {
 		t.Fatalf("CheckData of a flipped page: %v, want a CorruptError", err)
 	}
 	ar, err := alloc(AddressExp)
@@ -152,7 +152,7 @@ func TestDataPage(t *testing.T) {
 	}
 	var slots [SlotsPerPage]Slot
 	aptr := writePage(t, s, ar, page.TypeAddress, EncodeAddress(1, 0, &slots))
-	if _, err := ReadData(s, aptr); !errors.As(err, &ce) {
+	if _, err := ReadData(s, aptr, 0, 1, 0); !errors.As(err, &ce) {
 		t.Fatalf("an address page read as data: %v, want a CorruptError", err)
 	}
 	if _, ok := DataExp(MaxRecordBytes + 1); ok {

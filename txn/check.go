@@ -100,10 +100,11 @@ func checkFile(s mmapfile.Storage, st page.State, jo page.Owned) []error {
 	}
 	var errs []error
 	owned.Pending = append(owned.Pending, cat.Retained...)
+	packs := map[int64]bool{} // the packs reached, each counted once
 	for _, e := range cat.Segments {
 		var nodes *fileNodes
 		if strings.HasPrefix(e.Name, indexPrefix) {
-			nodes = &fileNodes{s: s, slots: map[uint64]page.Ptr{}}
+			nodes = &fileNodes{s: s, seg: e.ID, slots: map[uint64]segment.Slot{}}
 		}
 		for i, r := range e.Pages {
 			owned.Reachable = append(owned.Reachable, r.Ref)
@@ -116,12 +117,16 @@ func checkFile(s mmapfile.Storage, st page.State, jo page.Owned) []error {
 				if !slots[j].Live {
 					continue
 				}
-				owned.Reachable = append(owned.Reachable, slots[j].Data.Ref)
+				sl := &slots[j]
+				if sl.Entry == 0 || !packs[sl.Data.Addr] {
+					owned.Reachable = append(owned.Reachable, sl.Data.Ref)
+					packs[sl.Data.Addr] = sl.Entry != 0
+				}
 				n := uint64(i)*segment.SlotsPerPage + uint64(j)
-				if err := segment.CheckData(s, slots[j].Data); err != nil {
+				if err := segment.CheckData(s, sl.Data, sl.Entry, e.ID, n); err != nil {
 					errs = append(errs, fmt.Errorf("segment %q, record %v: %w", e.Name, idOfSlot(n), err))
 				} else if nodes != nil {
-					nodes.slots[n] = slots[j].Data
+					nodes.slots[n] = *sl
 				}
 			}
 		}
@@ -158,15 +163,16 @@ func CheckStorage(s mmapfile.Storage) error {
 // fileNodes reads an index's nodes from the data pages of the file.
 type fileNodes struct {
 	s     mmapfile.Storage
-	slots map[uint64]page.Ptr
+	seg   uint64
+	slots map[uint64]segment.Slot
 }
 
 func (f *fileNodes) read(n uint64) ([]byte, error) {
-	p, ok := f.slots[n]
+	sl, ok := f.slots[n]
 	if !ok {
 		return nil, fmt.Errorf("record %d does not exist", n)
 	}
-	return segment.ReadData(f.s, p)
+	return segment.ReadData(f.s, sl.Data, sl.Entry, f.seg, n)
 }
 
 func (f *fileNodes) Node(n uint64) (*index.Node, error) {

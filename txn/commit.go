@@ -272,6 +272,9 @@ func (db *DB) noteEffects(fx effects, seq uint64) {
 	for _, r := range fx.superseded {
 		db.superseded = append(db.superseded, retainedPage{r, seq})
 	}
+	for _, r := range fx.packsLeft {
+		db.packsLeft[r.Addr] = packLeft{r, seq}
+	}
 	for _, k := range fx.dirty {
 		db.dirty[k] = true
 	}

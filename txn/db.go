@@ -19,6 +19,7 @@
 package txn
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -71,6 +72,7 @@ type DB struct {
 	dirty      map[pageKey]bool       // address pages changed since the checkpoint
 	dropped    []uint64               // segments dropped since the checkpoint
 	superseded []retainedPage         // data pages unreachable since the checkpoint
+	packsLeft  map[int64]packLeft     // packs a record left since the checkpoint, by address
 	retained   []retainedPage         // unreachable pages a pin held at the checkpoint
 	prepared   map[uint64]*preparedTx // undecided prepared transactions, by journal number
 	unsynced   bool                   // background commits written without a barrier
@@ -368,7 +370,7 @@ func newDB(s mmapfile.Storage, opts Options) *DB {
 	db := &DB{
 		s: s, opts: opts, locks: newLockTable(),
 		cur: &version{}, pins: map[uint64]int{}, slots: map[uint64]*slotAlloc{}, nextSeg: 1,
-		disk: map[uint64][]page.Ptr{}, dirty: map[pageKey]bool{}, prepared: map[uint64]*preparedTx{},
+		disk: map[uint64][]page.Ptr{}, dirty: map[pageKey]bool{}, packsLeft: map[int64]packLeft{}, prepared: map[uint64]*preparedTx{},
 		nodes: newNodeCache(nodeCacheEntries),
 	}
 	db.cond = sync.NewCond(&db.mu)
@@ -563,7 +565,7 @@ func (db *DB) readRecord(s *segState, n uint64) (data []byte, sl segment.Slot, e
 			data = slices.Clone(sl.Pending)
 			return nil
 		}
-		data, err = segment.ReadData(db.s, sl.Data)
+		data, err = segment.ReadData(db.s, sl.Data, sl.Entry, s.id, n)
 		return err
 	})
 	if err != nil {
@@ -572,8 +574,8 @@ func (db *DB) readRecord(s *segState, n uint64) (data []byte, sl segment.Slot, e
 	return data, sl, nil
 }
 
-// readSlot returns a copy of the record in sl.
-func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
+// readSlot returns a copy of the record in sl, slot n of segment seg.
+func (db *DB) readSlot(seg, n uint64, sl *segment.Slot) ([]byte, error) {
 	if sl == nil || !sl.Live {
 		return nil, ErrRecordNotFound
 	}
@@ -582,7 +584,7 @@ func (db *DB) readSlot(sl *segment.Slot) ([]byte, error) {
 	}
 	var data []byte
 	err := db.fromFile(func() (err error) {
-		data, err = segment.ReadData(db.s, sl.Data)
+		data, err = segment.ReadData(db.s, sl.Data, sl.Entry, seg, n)
 		return err
 	})
 	return data, err
@@ -663,6 +665,9 @@ func (db *DB) checkpoint() error {
 	db.mu.Lock()
 	v, minPin, nextSeg := db.cur, db.minPin(), db.nextSeg
 	db.mu.Unlock()
+	if err := db.emptiedPacks(v); err != nil {
+		return db.fail(err)
+	}
 	if err := db.reserveCheckpoint(v, minPin, nextSeg); errors.Is(err, syscall.ENOSPC) {
 		// Nothing changed: the journal still holds every commit, and
 		// the database goes on without the checkpoint.
@@ -778,6 +783,7 @@ func (db *DB) checkpoint() error {
 	db.jw.Committed()
 	db.durable = db.alloc.State()
 	db.catPages, db.retained, db.superseded, db.dropped = refs, keep, nil, nil
+	clear(db.packsLeft)
 	clear(db.dirty)
 	db.resetHold()
 	db.mu.Lock()
@@ -854,13 +860,24 @@ func (db *DB) checkpointNeed(v *version, minPin, nextSeg uint64) page.Need {
 
 // writeSegmentPages writes the pending records and the changed address
 // pages keys of s, which is nv's own copy, and leaves them in s on disk.
-// retire frees or retains the address pages they replace.
+// retire frees or retains the address pages they replace. Small records
+// share packs, in the order of their slots; the rest take a page each.
 func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64, retire func(page.Ref) error) error {
 	pages := db.disk[s.id]
 	for len(pages) < len(s.pages) {
 		pages = append(pages, page.Ptr{})
 	}
-	for _, k := range keys {
+	write := func(exp uint8, typ page.Type, payload []byte) (page.Ptr, error) {
+		r, err := db.alloc.Allocate(exp)
+		if err != nil {
+			return page.Ptr{}, err
+		}
+		h := page.Header{Exp: exp, Type: typ, Addr: r.Addr, Seq: seq}
+		return page.WritePtr(db.s, make([]byte, r.Bytes()), h, payload)
+	}
+	packer := segment.NewPacker(s.id, write)
+	mem := make([]*slotPage, len(keys))
+	for ki, k := range keys {
 		if k.page >= uint64(len(s.pages)) {
 			continue
 		}
@@ -868,32 +885,38 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64, retire 
 			return invariant.Violated("address page %d of segment %d is dirty and not in memory", k.page, s.id)
 		}
 		sp := *s.pages[k.page].mem
+		mem[ki] = &sp
 		for i := range sp {
 			sl := &sp[i]
 			if !sl.Live || sl.Pending == nil {
+				continue
+			}
+			if segment.Packable(len(sl.Pending)) {
+				if err := packer.Add(k.page*segment.SlotsPerPage+uint64(i), sl); err != nil {
+					return err
+				}
 				continue
 			}
 			exp, ok := segment.DataExp(len(sl.Pending))
 			if !ok {
 				return fmt.Errorf("persy: a record of %d bytes", len(sl.Pending))
 			}
-			r, err := db.alloc.Allocate(exp)
+			ptr, err := write(exp, page.TypeData, sl.Pending)
 			if err != nil {
 				return err
 			}
-			h := page.Header{Exp: exp, Type: page.TypeData, Addr: r.Addr, Seq: seq}
-			ptr, err := page.WritePtr(db.s, make([]byte, r.Bytes()), h, sl.Pending)
-			if err != nil {
-				return err
-			}
-			sl.Data, sl.Pending = ptr, nil
+			sl.Data, sl.Entry, sl.Pending = ptr, 0, nil
 		}
-		r, err := db.alloc.Allocate(segment.AddressExp)
-		if err != nil {
-			return err
+	}
+	if err := packer.Flush(); err != nil {
+		return err
+	}
+	for ki, k := range keys {
+		sp := mem[ki]
+		if sp == nil {
+			continue
 		}
-		h := page.Header{Exp: segment.AddressExp, Type: page.TypeAddress, Addr: r.Addr, Seq: seq}
-		ptr, err := page.WritePtr(db.s, make([]byte, r.Bytes()), h, segment.EncodeAddress(s.id, k.page, (*[segment.SlotsPerPage]segment.Slot)(&sp)))
+		ptr, err := write(segment.AddressExp, page.TypeAddress, segment.EncodeAddress(s.id, k.page, (*[segment.SlotsPerPage]segment.Slot)(sp)))
 		if err != nil {
 			return err
 		}
@@ -911,10 +934,81 @@ func (db *DB) writeSegmentPages(s *segState, keys []pageKey, seq uint64, retire 
 	return nil
 }
 
+// packLeft is a pack a record left, and the last commit that left it.
+type packLeft struct {
+	ptr page.Ptr
+	seq uint64
+}
+
+// emptiedPacks moves to superseded the packs a record left since the
+// last checkpoint that no slot of v, the version it writes, reads: each
+// entry of such a pack names its slot, and no slot of v names that
+// entry. A pack that fails its checks is kept, and logged: which slots
+// it serves is unknown, and a page kept that none reads is a leak Check
+// reports, where one freed that some slot reads would be overwritten.
+// The caller holds wmu.
+func (db *DB) emptiedPacks(v *version) error {
+	if len(db.packsLeft) == 0 {
+		return nil
+	}
+	left := make([]packLeft, 0, len(db.packsLeft))
+	for _, r := range db.packsLeft {
+		left = append(left, r)
+	}
+	slices.SortFunc(left, func(a, b packLeft) int { return cmp.Compare(a.ptr.Addr, b.ptr.Addr) })
+	var err error
+	ferr := mmapfile.Protect(func() {
+		for _, r := range left {
+			var used bool
+			var ce *page.CorruptError
+			if used, err = db.packUsed(v, r.ptr); errors.As(err, &ce) {
+				db.opts.logger().Warn("persy: a pack a record left fails its checks; it is kept, unread", "page", r.ptr.Addr, "err", err)
+				used, err = true, nil
+			} else if err != nil {
+				return
+			}
+			if !used || mutant.On(mutant.PackFreedEarly) {
+				db.superseded = append(db.superseded, retainedPage{r.ptr.Ref, r.seq})
+			}
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	clear(db.packsLeft)
+	return nil
+}
+
+// packUsed reports whether a slot of v reads pack r. The caller holds
+// wmu, under a fault guard.
+func (db *DB) packUsed(v *version, r page.Ptr) (bool, error) {
+	seg, slots, err := segment.PackSlots(db.s, r)
+	if err != nil {
+		return false, err
+	}
+	_, s := v.segByID(seg)
+	if s == nil {
+		return false, nil
+	}
+	for i, n := range slots {
+		sl, ok, err := s.slot(db.s, n)
+		if err != nil {
+			return false, err
+		}
+		if ok && sl.Live && sl.Pending == nil && sl.Data == r && sl.Entry == uint8(i+1) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // clean reports whether the file holds everything in memory: a
 // checkpoint would change nothing. The caller holds wmu.
 func (db *DB) clean() bool {
-	return len(db.dirty) == 0 && len(db.superseded) == 0 && len(db.dropped) == 0 && len(db.retained) == 0 &&
+	return len(db.dirty) == 0 && len(db.superseded) == 0 && len(db.packsLeft) == 0 && len(db.dropped) == 0 && len(db.retained) == 0 &&
 		!db.unsynced && db.jw.End() == db.durable.Checkpoint
 }
 

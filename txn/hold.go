@@ -31,6 +31,10 @@ func (h *ckptHold) note(fx effects, dirty map[pageKey]bool, disk map[uint64][]pa
 		h.frees.Add(r.Exp, 1)
 		h.retained++
 	}
+	for _, r := range fx.packsLeft { // each may be emptied
+		h.frees.Add(r.Exp, 1)
+		h.retained++
+	}
 	for _, k := range fx.dirty {
 		if dirty[k] {
 			continue

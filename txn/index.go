@@ -351,7 +351,7 @@ func (s nodeSource) Node(slot uint64) (*index.Node, error) {
 }
 
 func (s nodeSource) decode(sl *segment.Slot, slot uint64) (*index.Node, error) {
-	data, err := s.db.readSlot(sl)
+	data, err := s.db.readSlot(s.seg.id, slot, sl)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +443,7 @@ func versionTree(db *DB, v *version, name string) (nodeSource, uint64, error) {
 	if !ok {
 		err = ErrRecordNotFound
 	} else {
-		data, err = db.readSlot(&sl)
+		data, err = db.readSlot(seg.id, 0, &sl)
 	}
 	if err != nil {
 		return nodeSource{}, 0, corruptIndex(name, "its definition: %v", err)

@@ -99,7 +99,8 @@ type SegmentStats struct {
 	Name string
 	// Records is the number of records; RecordBytes the sum of their
 	// lengths; DataBytes the sum of the sizes of the data pages that
-	// hold them, or will hold them at the next checkpoint.
+	// hold them, or will hold them at the next checkpoint, a pack
+	// shared among its records.
 	Records     int64
 	RecordBytes int64
 	DataBytes   int64
@@ -200,6 +201,7 @@ func (db *DB) fileStats() (Stats, error) {
 	for _, r := range refs {
 		add(kCatalogue, r.Ref)
 	}
+	packs := map[int64]bool{} // each pack counted once
 	for _, e := range cat.Segments {
 		kind := kData
 		if strings.HasPrefix(e.Name, indexPrefix) {
@@ -212,8 +214,9 @@ func (db *DB) fileStats() (Stats, error) {
 				return Stats{}, err
 			}
 			for _, sl := range slots {
-				if sl.Live {
+				if sl.Live && (sl.Entry == 0 || !packs[sl.Data.Addr]) {
 					add(kind, sl.Data.Ref)
+					packs[sl.Data.Addr] = sl.Entry != 0
 				}
 			}
 		}
@@ -263,7 +266,7 @@ func (db *DB) contentStats(v *version, st *Stats) error {
 				return true
 			}
 			records++
-			n, size := db.recordBytesHeld(sl)
+			n, size := db.recordBytesHeld(seg.id, i, sl)
 			recordBytes += n
 			dataBytes += size
 			if i == 0 {
@@ -307,17 +310,33 @@ func (db *DB) contentStats(v *version, st *Stats) error {
 	return nil
 }
 
-// recordBytesHeld returns the length of the record in sl, which is
-// live, and the size of the data page that holds it or will. A record on
-// a page is sized by the page's header, which Check verifies and this
-// trusts. The caller holds views' read lock on an open database, under
-// a fault guard.
-func (db *DB) recordBytesHeld(sl *segment.Slot) (n, size int64) {
+// recordBytesHeld returns the length of the record in sl, slot i of
+// segment seg, which is live, and the size of the data page that holds
+// it or will, or its share of its pack. A record on a page of its own is
+// sized by the page's header, which Check verifies and this trusts; a
+// record in a pack is read. The caller holds views' read lock on an open
+// database, under a fault guard.
+func (db *DB) recordBytesHeld(seg, i uint64, sl *segment.Slot) (n, size int64) {
 	if sl.Pending != nil {
 		exp, _ := segment.DataExp(len(sl.Pending))
 		return int64(len(sl.Pending)), int64(1) << exp
 	}
 	size = sl.Data.Bytes()
+	if sl.Entry != 0 {
+		_, slots, err := segment.PackSlots(db.s, sl.Data)
+		if err != nil {
+			return 0, size
+		}
+		d, err := segment.ReadData(db.s, sl.Data, sl.Entry, seg, i)
+		if err != nil {
+			return 0, size
+		}
+		share := size / int64(len(slots)) // the first entry takes the rest
+		if sl.Entry == 1 {
+			share += size % int64(len(slots))
+		}
+		return int64(len(d)), share
+	}
 	if sl.Data.Addr+page.HeaderSize > db.s.Size() {
 		return 0, size
 	}

@@ -512,6 +512,7 @@ func (db *DB) readRun(base *segState, from, stop uint64, out []Record) ([]Record
 		if err != nil {
 			return err
 		}
+		rd := segment.Reader{S: db.s}
 		for ; n < stop && size < scanBatchBytes; n++ {
 			sl, err := pv.slot(int(n % segment.SlotsPerPage))
 			if err != nil {
@@ -523,7 +524,7 @@ func (db *DB) readRun(base *segState, from, stop uint64, out []Record) ([]Record
 			var d []byte
 			if sl.Pending != nil {
 				d = slices.Clone(sl.Pending)
-			} else if d, err = segment.ReadData(db.s, sl.Data); err != nil {
+			} else if d, err = rd.Read(sl.Data, sl.Entry, base.id, n); err != nil {
 				return err
 			}
 			out = append(out, Record{idOfSlot(n), d})

@@ -209,6 +209,7 @@ type pageKey struct {
 // effects is what applying changes did beyond the new version.
 type effects struct {
 	superseded   []page.Ref // data pages no slot of the new version reads
+	packsLeft    []page.Ptr // packs a record of which the new version no longer reads there
 	dirty        []pageKey  // address pages changed
 	created      []uint64   // segments created
 	dropped      []uint64   // segments dropped
@@ -216,6 +217,16 @@ type effects struct {
 	inserted     []pageKey  // {segment, slot} filled by inserts
 	pendingBytes int
 	data         page.Need // the data pages the records put take at a checkpoint, less those of contents put since the last one that they replace
+}
+
+// leave notes that the record on disk in sl leaves it: its data page is
+// superseded; a pack, another record of which may still read it, is left.
+func (fx *effects) leave(sl *segment.Slot) {
+	if sl.Entry != 0 {
+		fx.packsLeft = append(fx.packsLeft, sl.Data)
+	} else {
+		fx.superseded = append(fx.superseded, sl.Data.Ref)
+	}
 }
 
 // apply returns v with ops applied as commit seq. It fails, changing
@@ -287,7 +298,7 @@ func apply(f mmapfile.Storage, v *version, seq uint64, ops []op) (*version, effe
 			}
 			err := s.each(f, func(_ uint64, sl *segment.Slot) bool {
 				if sl.Live && sl.Data != (page.Ptr{}) {
-					fx.superseded = append(fx.superseded, sl.Data.Ref)
+					fx.leave(sl)
 				}
 				return true
 			})
@@ -312,7 +323,7 @@ func apply(f mmapfile.Storage, v *version, seq uint64, ops []op) (*version, effe
 				return nil, effects{}, fmt.Errorf("%v of record %d of segment %d: live is %v", o.kind, o.slot, o.seg, sl.Live)
 			}
 			if sl.Data != (page.Ptr{}) {
-				fx.superseded = append(fx.superseded, sl.Data.Ref)
+				fx.leave(sl)
 			}
 			if exp, ok := segment.DataExp(len(sl.Pending)); ok && sl.Pending != nil {
 				// The page counted for the content it replaces, put

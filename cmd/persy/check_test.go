@@ -16,6 +16,7 @@ const (
 	typeData    = 5
 	typeAddress = 6
 	typeCatalog = 8
+	typePack    = 9
 )
 
 // TestCheckClean: a sound file checks clean, exit 0, and the check
@@ -39,7 +40,7 @@ func TestCheckCorruptDataPage(t *testing.T) {
 	b := readFile(t, s.path)
 	victim := s.orders[1]
 	addr := recordPage(t, b, victim)
-	b[addr+32+2] ^= 0xff // a byte of the record
+	b[addr+32+2] ^= 0xff // a byte of the page's payload
 	mustT(t, os.WriteFile(s.path, b, 0o644))
 
 	code, stdout, stderr := run("check", s.path)
@@ -55,11 +56,11 @@ func TestCheckCorruptDataPage(t *testing.T) {
 	unchanged(t, s.path, b, "check")
 }
 
-// recordPage returns the address of the one data page of file b that
-// holds rec.
+// recordPage returns the address of the one data page or pack of file b
+// that holds rec.
 func recordPage(t *testing.T, b []byte, rec persy.Record) int64 {
 	t.Helper()
-	pages := pagesHolding(b, typeData, rec.Data)
+	pages := append(pagesHolding(b, typeData, rec.Data), pagesHolding(b, typePack, rec.Data)...)
 	if len(pages) != 1 {
 		t.Fatalf("record %q is on data pages %v, want one", rec.Data, pages)
 	}

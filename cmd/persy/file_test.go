@@ -116,12 +116,14 @@ func pagesOfType(b []byte, typ byte) []int64 {
 	return out
 }
 
-// pagesHolding returns those of pagesOfType(b, typ) whose first 4 KiB
-// hold pattern.
+// pagesHolding returns those of pagesOfType(b, typ) whose bytes, as
+// many as the size exponent in the header says up to 4 KiB, hold
+// pattern.
 func pagesHolding(b []byte, typ byte, pattern []byte) []int64 {
 	var out []int64
 	for _, addr := range pagesOfType(b, typ) {
-		if bytes.Contains(b[addr:min(addr+4096, int64(len(b)))], pattern) {
+		size := int64(1) << min(b[addr+4], 12)
+		if bytes.Contains(b[addr:min(addr+size, int64(len(b)))], pattern) {
 			out = append(out, addr)
 		}
 	}

@@ -112,6 +112,10 @@ const (
 	// MaxTxIDBytes, which the journal refuses at commit, stopping the
 	// database: an id over the limit is refused at Begin.
 	TxIDUnchecked = "txid-unchecked"
+	// PackFreedEarly frees a pack at the checkpoint after one of its
+	// records leaves it, while others still read it: a page is freed
+	// only once no slot reads it (I5).
+	PackFreedEarly = "pack-freed-early"
 )
 
 // All lists the seeded bugs the crash exploration catches: make mutants
@@ -119,5 +123,5 @@ const (
 func All() []string {
 	return []string{JournalReuseUnscrubbed, JournalPagesUnstamped, JournalHeadUnmarked, PagesUnaligned, OnePhasePrepared, ReferencesUnchecked, CutEntryUnclipped, FormatNotAtomic, CloseHidesFailure, LostFreeUnreported, RefillUnsynced,
 		JournalPageUnsynced, SyncErrorIgnored, RootBeforePages, GrowUnsynced, FreedReusedEarly, FreesUnlisted,
-		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked}
+		SnapshotPagesFreed, RollbackKeepsJournal, CheckpointedRedone, ZeroPageValid, TxIDUnchecked, PackFreedEarly}
 }
