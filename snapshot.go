@@ -25,7 +25,9 @@ func (s *Snapshot) Read(seg string, id RecordID) ([]byte, error) {
 }
 
 // Scan returns the records of segment seg in id order. An error ends the
-// sequence as its last pair.
+// sequence as its last pair. Each record's Data is the caller's to keep
+// and change; small records' copies share blocks of a few KiB, so a
+// record kept keeps its block.
 func (s *Snapshot) Scan(seg string) iter.Seq2[Record, error] {
 	return s.s.Scan(seg)
 }

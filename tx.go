@@ -64,7 +64,9 @@ func (tx *Tx) Delete(seg string, id RecordID) error {
 }
 
 // Scan returns the records of segment seg in id order, as the transaction
-// sees them. An error ends the sequence as its last pair.
+// sees them. An error ends the sequence as its last pair. Each record's
+// Data is the caller's to keep and change; small records' copies share
+// blocks of a few KiB, so a record kept keeps its block.
 func (tx *Tx) Scan(seg string) iter.Seq2[Record, error] {
 	return tx.t.Scan(seg)
 }

@@ -189,17 +189,31 @@ func packEntryOf(p []byte, addr int64, e uint8, seg, n uint64) ([]byte, error) {
 // the pack's bytes borrowed from s: a Reader lives no longer than its
 // caller's hold on the pages it reads, and a pack, written once, does not
 // change while a slot that names it is read.
+//
+// The copies it returns of small records share blocks of readerBlock
+// bytes, one allocation for many records: a record kept keeps its block,
+// and a copy's capacity ends with it, so that an append to one never
+// writes over the next.
 type Reader struct {
-	S    mmapfile.Storage
-	pack page.Ptr
-	p    []byte
+	S     mmapfile.Storage
+	pack  page.Ptr
+	p     []byte
+	block []byte
 }
+
+// readerBlock is the size of the blocks a Reader copies small records
+// into; a record of more than an eighth of it gets its own.
+const readerBlock = 8 << 10
 
 // Read returns a copy of record n of segment seg, on data page r or, if
 // entry is not zero, in that entry of pack r.
 func (rd *Reader) Read(r page.Ptr, entry uint8, seg, n uint64) ([]byte, error) {
 	if entry == 0 {
-		return ReadData(rd.S, r, entry, seg, n)
+		d, err := data(rd.S, r, entry, seg, n, page.ReadPayload)
+		if err != nil {
+			return nil, err
+		}
+		return rd.clone(d), nil
 	}
 	if rd.p == nil || rd.pack != r {
 		p, err := packOf(rd.S, r, page.ReadPayload)
@@ -212,5 +226,18 @@ func (rd *Reader) Read(r page.Ptr, entry uint8, seg, n uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(make([]byte, 0, len(d)), d...), nil
+	return rd.clone(d), nil
+}
+
+// clone returns a copy of d.
+func (rd *Reader) clone(d []byte) []byte {
+	if len(d) > readerBlock/8 {
+		return append(make([]byte, 0, len(d)), d...)
+	}
+	if cap(rd.block)-len(rd.block) < len(d) {
+		rd.block = make([]byte, 0, readerBlock)
+	}
+	start := len(rd.block)
+	rd.block = append(rd.block, d...)
+	return rd.block[start:len(rd.block):len(rd.block)]
 }
