@@ -109,7 +109,8 @@ type Writer struct {
 	// Room before it did.
 	ballast bool
 	// refillCap is how many spares the next refill takes where room
-	// found no room for MaxJournalSpare; zero for that many.
+	// found no room for MaxJournalSpare, or at Create; zero for that
+	// many.
 	refillCap int
 }
 
@@ -132,11 +133,16 @@ func Create(s mmapfile.Storage, a *page.Allocator, commit func() error) (*Writer
 		return nil, err
 	}
 	w.head, w.next = r.Addr, r.Addr
+	w.refillCap = createSpares
 	if err := w.refill(); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
+
+// createSpares is how many spares a new journal takes: a new file stays
+// small, and the first refill takes MaxJournalSpare.
+const createSpares = 16
 
 // ErrNoJournal is returned by Open for a file whose root state has no
 // journal.

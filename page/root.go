@@ -39,8 +39,11 @@ var ErrFormatVersion = errors.New("persy: unsupported file format version")
 // MaxLimbo bounds the chunk pages a root state holds in limbo.
 const MaxLimbo = 32
 
-// MaxJournalSpare bounds the journal's spare pages in a root state.
-const MaxJournalSpare = 16
+// MaxJournalSpare bounds the journal's spare pages in a root state. Each
+// refill of the spares stores a root state behind two barriers, so a
+// large commit pays two barriers per MaxJournalSpare pages it writes:
+// as many as the root slot's kilobyte leaves room for.
+const MaxJournalSpare = 44
 
 // FreeList is the durable head of one size class's free list: a stack of
 // chunk pages, each a free page of the class listing other free pages of
