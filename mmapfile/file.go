@@ -57,6 +57,8 @@ type File struct {
 	r      regions
 	size   int64
 	closed bool
+	// trimTo, if above zero, is the length Close cuts the file to.
+	trimTo int64
 
 	// poisoned holds the first barrier or write failure; once set, the
 	// handle refuses every mutation.
@@ -368,7 +370,8 @@ func (f *File) Sync() error {
 
 // Close implements Storage: it unmaps every region, releases the lock and
 // closes the file; on Windows it also trims the file back to its live
-// size (see trimOnClose). It does not sync.
+// size (see trimOnClose), and after CloseTrimmed, on every platform, to
+// the size it was given. It does not sync.
 func (f *File) Close() error {
 	f.growMu.Lock()
 	defer f.growMu.Unlock()
@@ -388,7 +391,7 @@ func (f *File) Close() error {
 	}
 	f.r.mapped = nil
 	if err := f.trimOnClose(); err != nil {
-		errs = append(errs, fmt.Errorf("mmapfile: trim %s to %d bytes: %w", f.path, f.size, err))
+		errs = append(errs, fmt.Errorf("mmapfile: trim %s: %w", f.path, err))
 	}
 	// Unlock explicitly rather than rely on close: a child forked but not
 	// yet exec'd shares the open file description, and with it the lock.
@@ -399,6 +402,21 @@ func (f *File) Close() error {
 		errs = append(errs, fmt.Errorf("mmapfile: close: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// CloseTrimmed is Close, cutting the file to size bytes once every region
+// is unmapped, so that no read or store reaches the bytes cut: for an
+// owner that grew the file ahead of its needs and holds nothing from
+// size on. A read-only File, or a size not below the file's, cuts
+// nothing. The cut is not synced: a crash may leave the file at either
+// length, and nothing reads past size.
+func (f *File) CloseTrimmed(size int64) error {
+	f.growMu.Lock()
+	if size > 0 && !f.closed {
+		f.trimTo = size
+	}
+	f.growMu.Unlock()
+	return f.Close()
 }
 
 // usable returns ErrClosed or ErrPoisoned if the handle refuses mutations.

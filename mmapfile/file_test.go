@@ -647,3 +647,45 @@ func TestReadOnlyFile(t *testing.T) {
 		t.Fatalf("a read-only Create = %v, want ErrReadOnly", err)
 	}
 }
+
+// TestCloseTrimmed: CloseTrimmed cuts the file to the size it is given,
+// keeping the bytes before it; a size at or past the file's end, or a
+// read-only File, cuts nothing.
+func TestCloseTrimmed(t *testing.T) {
+	f, path := createTestFile(t)
+	if err := f.Grow(4 * testRegionBytes); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteAt([]byte("kept"), 8192-4); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CloseTrimmed(8192); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 8192 || string(b[8192-4:]) != "kept" {
+		t.Fatalf("after CloseTrimmed(8192): %d bytes, ending %q", len(b), b[max(len(b)-4, 0):])
+	}
+	for _, c := range []struct {
+		name string
+		o    Options
+		size int64
+	}{
+		{"a size past the end", Options{}, 1 << 20},
+		{"read-only", Options{ReadOnly: true}, 4096},
+	} {
+		g, err := Open(path, c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.CloseTrimmed(c.size); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Size() != 8192 {
+			t.Fatalf("%s: the file is %v bytes (%v), want 8192 unchanged", c.name, fi.Size(), err)
+		}
+	}
+}

@@ -60,8 +60,17 @@ func (f *File) mapLength(off, size int64) int {
 // mapError returns a mapping failure as the error to report.
 func mapError(err error) error { return err }
 
-// trimOnClose does nothing on Unix: the file is as long as Grow made it.
-func (f *File) trimOnClose() error { return nil }
+// trimOnClose cuts the file to the size CloseTrimmed gave, if any; the
+// file is otherwise as long as Grow made it.
+func (f *File) trimOnClose() error {
+	if f.readOnly || f.trimTo <= 0 || f.trimTo >= f.size {
+		return nil
+	}
+	if err := ignoringEINTR(func() error { return unix.Ftruncate(int(f.f.Fd()), f.trimTo) }); err != nil {
+		return fmt.Errorf("ftruncate to %d bytes: %w", f.trimTo, err)
+	}
+	return nil
+}
 
 // zeroFillBytes is the largest write reserveZeros issues at once.
 const zeroFillBytes = 1 << 20

@@ -106,7 +106,14 @@ func (f *File) trimOnClose() error {
 	if f.readOnly {
 		return nil
 	}
-	return f.f.Truncate(f.size)
+	size := f.size
+	if f.trimTo > 0 && f.trimTo < size {
+		size = f.trimTo
+	}
+	if err := f.f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate to %d bytes: %w", size, err)
+	}
+	return nil
 }
 
 // flushDevice completes SyncRange: FlushViewOfFile does not wait for the

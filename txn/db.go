@@ -1025,9 +1025,10 @@ func cmpU64(a, b uint64) int {
 // Close makes every commit durable, writes a checkpoint and closes the
 // file. The checkpoint is left out when there is nothing to write, when
 // the database is read-only, and when the file has no room for it: the
-// journal, durable by then, holds every commit for the next open.
-// Prepared transactions not decided stay prepared in the file, for
-// recovery to decide. Snapshots and transactions still open fail from
+// journal, durable by then, holds every commit for the next open. A
+// file opened by path is then cut back to the pages the database holds:
+// it grows ahead of them as commits come. Prepared transactions not
+// decided stay prepared in the file, for recovery to decide. Snapshots and transactions still open fail from
 // then on with ErrClosed, and so does a second Close. After a storage
 // failure stopped the database, Close still closes the file and returns
 // that failure: commits not made durable before it are left to recovery.
@@ -1057,6 +1058,13 @@ func (db *DB) Close() error {
 			err = nil
 		}
 	}
+	// The file grows ahead of the allocator; what lies past the
+	// allocator's end, in memory and durable alike, no page reaches.
+	var trim int64
+	if err == nil && !db.opts.ReadOnly {
+		end := max(db.alloc.State().End, db.durable.End)
+		trim = (end + mmapfile.PageBytes - 1) &^ (mmapfile.PageBytes - 1)
+	}
 	db.wmu.Unlock()
 	if db.bgWake != nil {
 		close(db.bgWake)
@@ -1066,7 +1074,13 @@ func (db *DB) Close() error {
 	db.shut = true
 	db.shutNow.Store(true)
 	db.views.Unlock()
-	if cerr := db.s.Close(); err == nil {
+	var cerr error
+	if t, ok := db.s.(interface{ CloseTrimmed(int64) error }); ok && trim > 0 {
+		cerr = t.CloseTrimmed(trim)
+	} else {
+		cerr = db.s.Close()
+	}
+	if err == nil {
 		err = cerr
 	}
 	return err
