@@ -637,13 +637,13 @@ func (db *DB) maybeCheckpoint() error {
 
 // wastedWeight is how many times the journal's size counts the page
 // bytes its entries leave unused.
-const wastedWeight = 4
+const wastedWeight = 8
 
 // journalSize is the journal's size since the last checkpoint, as
 // Options.CheckpointBytes measures it: its entries' bytes, and the page
 // bytes they leave unused wastedWeight times over. A stream of small
 // synchronous commits, each taking a page of its own, reaches the limit
-// at a quarter of it in pages: a checkpoint then frees those pages, and
+// at an eighth of it in pages: a checkpoint then frees those pages, and
 // the file, and what a recovery redoes, stay small. Commits that fill
 // their pages reach it by their entries.
 func (db *DB) journalSize() uint64 {
