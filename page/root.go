@@ -333,6 +333,21 @@ func Load(s mmapfile.Storage) (State, error) {
 	return best, nil
 }
 
+// Ends returns the largest allocator end of the valid root copies in s,
+// as s holds them now. A file cut shorter might not open: the newest copy
+// may not be durable yet (a state loaded and not yet settled), and a
+// crash then leaves the other, which its successor's Store found
+// durable, and which may end further on.
+func Ends(s mmapfile.Storage) int64 {
+	var end int64
+	for gen := range uint64(2) {
+		if st, err := readSlot(s, slotAddr(gen), gen%2); err == nil {
+			end = max(end, st.End)
+		}
+	}
+	return end
+}
+
 func readSlot(s mmapfile.Storage, addr int64, parity uint64) (State, error) {
 	h, p, err := Read(s, addr)
 	if err != nil {

@@ -229,8 +229,11 @@ func (rd *Reader) Read(r page.Ptr, entry uint8, seg, n uint64) ([]byte, error) {
 	return rd.clone(d), nil
 }
 
-// clone returns a copy of d.
+// clone returns a copy of d, never nil.
 func (rd *Reader) clone(d []byte) []byte {
+	if len(d) == 0 {
+		return []byte{}
+	}
 	if len(d) > readerBlock/8 {
 		return append(make([]byte, 0, len(d)), d...)
 	}

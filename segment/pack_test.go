@@ -177,7 +177,8 @@ func mustT(t *testing.T, err error) {
 
 // TestReaderCopies: what a Reader returns are copies: changing one, or
 // appending to it, changes neither the file nor the record read after it
-// (which may share its block).
+// (which may share its block); an empty record is empty, not nil, as
+// ReadData returns it.
 func TestReaderCopies(t *testing.T) {
 	s, alloc := fileOf(t, 8)
 	defer s.Close()
@@ -190,11 +191,14 @@ func TestReaderCopies(t *testing.T) {
 		ptr = writePage(t, s, r, typ, payload)
 		return ptr, nil
 	})
-	slots := []Slot{{Live: true, Pending: []byte("one")}, {Live: true, Pending: []byte("two")}}
+	slots := []Slot{{Live: true, Pending: []byte("one")}, {Live: true, Pending: []byte("two")}, {Live: true, Pending: []byte{}}}
 	for i := range slots {
 		mustT(t, p.Add(uint64(i), &slots[i]))
 	}
 	mustT(t, p.Flush())
+	if e, err := (&Reader{S: s}).Read(ptr, 3, 1, 2); err != nil || e == nil || len(e) != 0 {
+		t.Fatalf("an empty record reads as %#v, %v", e, err)
+	}
 	rd := Reader{S: s}
 	a, err := rd.Read(ptr, 1, 1, 0)
 	mustT(t, err)

@@ -1059,11 +1059,16 @@ func (db *DB) Close() error {
 		}
 	}
 	// The file grows ahead of the allocator; what lies past the
-	// allocator's end, in memory and durable alike, no page reaches.
+	// allocator's end no page reaches, in memory or in either root copy
+	// a crash may leave (page.Ends). The ballast stays: a file that is
+	// full when it next opens must still find room for a checkpoint.
 	var trim int64
 	if err == nil && !db.opts.ReadOnly {
-		end := max(db.alloc.State().End, db.durable.End)
-		trim = (end + mmapfile.PageBytes - 1) &^ (mmapfile.PageBytes - 1)
+		var ends int64
+		if ferr := mmapfile.Protect(func() { ends = page.Ends(db.s) }); ferr == nil {
+			end := max(db.alloc.State().End, db.durable.End, ends)
+			trim = (end+mmapfile.PageBytes-1)&^(mmapfile.PageBytes-1) + page.BallastBytes
+		}
 	}
 	db.wmu.Unlock()
 	if db.bgWake != nil {

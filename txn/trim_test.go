@@ -1,18 +1,21 @@
 package txn
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/gopersy/persy/mmapfile"
+	"github.com/gopersy/persy/page"
 )
 
 // TestCloseTrimsUnusedTail: the file grows ahead of the pages the
-// database holds; Close cuts it back to the allocator's end, and the
-// file opens from there whole, reads as written, and grows again for
-// what comes next. A read-only Close cuts nothing.
+// database holds; Close cuts it back to the furthest allocator end of
+// its root copies, keeping the ballast past it, and the file opens from
+// there whole, reads as written, and grows again for what comes next. A
+// read-only Close cuts nothing.
 func TestCloseTrimsUnusedTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	db, err := OpenOrCreate(path, Options{ManualSync: true}, func(tx *Tx) error { return tx.CreateSegment("s") })
@@ -37,7 +40,8 @@ func TestCloseTrimsUnusedTail(t *testing.T) {
 	insert(db, 20)
 	st, err := db.Stats()
 	mustT(t, err)
-	if st.FileBytes <= st.EndBytes+mmapfile.PageBytes {
+	grown := st.FileBytes
+	if grown <= st.EndBytes+page.BallastBytes+mmapfile.PageBytes {
 		t.Fatalf("the file (%d bytes) did not grow ahead of its end (%d): nothing to trim", st.FileBytes, st.EndBytes)
 	}
 	mustT(t, db.Close())
@@ -65,10 +69,9 @@ func TestCloseTrimsUnusedTail(t *testing.T) {
 		return db
 	}
 	db = reopen(Options{})
-	st, err = db.Stats()
-	mustT(t, err)
-	if cut := size(); cut >= st.EndBytes+mmapfile.PageBytes || cut < st.EndBytes {
-		t.Fatalf("after Close the file is %d bytes, its allocator's end %d", cut, st.EndBytes)
+	end := page.Ends(db.s)
+	if cut := size(); cut >= grown || cut < end+page.BallastBytes || cut >= end+page.BallastBytes+mmapfile.PageBytes {
+		t.Fatalf("after Close the file is %d bytes (%d before), its root copies end at %d at most", cut, grown, end)
 	}
 	insert(db, 5)
 	mustT(t, db.Close())
@@ -79,4 +82,70 @@ func TestCloseTrimsUnusedTail(t *testing.T) {
 		t.Fatalf("a read-only Close changed the file from %d to %d bytes", closed, size())
 	}
 	mustT(t, reopen(Options{}).Close())
+}
+
+// TestCloseCutKeepsOlderRootCopy: a checkpoint whose root state ends the
+// allocator lower than the state before it, then a Close that stores
+// nothing: the newest root copy may not be
+// durable (a process killed before its barrier leaves it to the page
+// cache, where the next open reads it), and a crash then leaves the older
+// one, which must still find its pages in the file. The newest copy's
+// loss is played by zeroing its slot after Close.
+func TestCloseCutKeepsOlderRootCopy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := OpenOrCreate(path, Options{ManualSync: true}, func(tx *Tx) error { return tx.CreateSegment("s") })
+	mustT(t, err)
+	for range 3 {
+		mustT(t, db.Checkpoint())
+	}
+	mustT(t, db.Update(func(tx *Tx) error {
+		if err := tx.CreateSegment("b"); err != nil {
+			return err
+		}
+		_, err := tx.Insert("b", make([]byte, 20<<10))
+		return err
+	}))
+	mustT(t, db.Checkpoint())
+	mustT(t, db.Update(func(tx *Tx) error { return tx.DropSegment("b") }))
+	// A root copy's payload starts with its generation and its
+	// allocator's end; the two slots follow the 1 KiB root page.
+	var gens, ends [2]int64
+	newest := 0
+	for range 4 {
+		mustT(t, db.Checkpoint())
+		b, err := os.ReadFile(path)
+		mustT(t, err)
+		for i := range 2 {
+			off := 1024*(i+1) + page.HeaderSize
+			gens[i], ends[i] = int64(binary.LittleEndian.Uint64(b[off:])), int64(binary.LittleEndian.Uint64(b[off+8:]))
+		}
+		newest = 0
+		if gens[1] > gens[0] {
+			newest = 1
+		}
+		if ends[1-newest] > ends[newest] {
+			break
+		}
+	}
+	if ends[1-newest] <= ends[newest] {
+		t.Fatalf("root copies of generations %d (end %d) and %d (end %d): the newest does not end lower", gens[newest], ends[newest], gens[1-newest], ends[1-newest])
+	}
+	mustT(t, db.Close()) // nothing to write: it cuts
+	// The older copy finds its pages, and its ballast past them.
+	fi, err := os.Stat(path)
+	mustT(t, err)
+	if fi.Size() < ends[1-newest]+page.BallastBytes {
+		t.Fatalf("the file is cut to %d bytes; the older root copy ends at %d, and the ballast takes %d more", fi.Size(), ends[1-newest], page.BallastBytes)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	mustT(t, err)
+	_, err = f.WriteAt(make([]byte, 1024), int64(1024*(newest+1)))
+	mustT(t, err)
+	mustT(t, f.Close())
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("the cut file does not open on the older root copy: %v", err)
+	}
+	mustT(t, db.Check())
+	mustT(t, db.Close())
 }
