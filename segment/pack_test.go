@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gopersy/persy/mmapfile"
 	"github.com/gopersy/persy/page"
 	"pgregory.net/rapid"
 )
@@ -115,20 +116,7 @@ func TestPackRoundTrip(t *testing.T) {
 func TestPackEntryChecked(t *testing.T) {
 	s, alloc := fileOf(t, 8)
 	defer s.Close()
-	var ptr page.Ptr
-	p := NewPacker(3, func(exp uint8, typ page.Type, payload []byte) (page.Ptr, error) {
-		r, err := alloc(exp)
-		if err != nil {
-			return page.Ptr{}, err
-		}
-		ptr = writePage(t, s, r, typ, payload)
-		return ptr, nil
-	})
-	slots := []Slot{{Live: true, Pending: []byte("first")}, {Live: true, Pending: []byte("second")}, {Live: true, Pending: []byte("third")}}
-	for i := range slots {
-		mustT(t, p.Add(uint64(10+i), &slots[i]))
-	}
-	mustT(t, p.Flush())
+	ptr := packed(t, s, alloc, 3, 10, "first", "second", "third")
 	if got, err := ReadData(s, ptr, 2, 3, 11); err != nil || string(got) != "second" {
 		t.Fatalf("entry 2: %q, %v", got, err)
 	}
@@ -168,6 +156,26 @@ func TestPackEntryChecked(t *testing.T) {
 	}
 }
 
+// packed writes records, slots first, first+1, ... of segment seg, into
+// one pack of s and returns it.
+func packed(t *testing.T, s mmapfile.Storage, alloc func(uint8) (page.Ref, error), seg, first uint64, records ...string) page.Ptr {
+	t.Helper()
+	var ptr page.Ptr
+	p := NewPacker(seg, func(exp uint8, typ page.Type, payload []byte) (page.Ptr, error) {
+		r, err := alloc(exp)
+		if err != nil {
+			return page.Ptr{}, err
+		}
+		ptr = writePage(t, s, r, typ, payload)
+		return ptr, nil
+	})
+	for i, rec := range records {
+		mustT(t, p.Add(first+uint64(i), &Slot{Live: true, Pending: []byte(rec)}))
+	}
+	mustT(t, p.Flush())
+	return ptr
+}
+
 func mustT(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -182,20 +190,7 @@ func mustT(t *testing.T, err error) {
 func TestReaderCopies(t *testing.T) {
 	s, alloc := fileOf(t, 8)
 	defer s.Close()
-	var ptr page.Ptr
-	p := NewPacker(1, func(exp uint8, typ page.Type, payload []byte) (page.Ptr, error) {
-		r, err := alloc(exp)
-		if err != nil {
-			return page.Ptr{}, err
-		}
-		ptr = writePage(t, s, r, typ, payload)
-		return ptr, nil
-	})
-	slots := []Slot{{Live: true, Pending: []byte("one")}, {Live: true, Pending: []byte("two")}, {Live: true, Pending: []byte{}}}
-	for i := range slots {
-		mustT(t, p.Add(uint64(i), &slots[i]))
-	}
-	mustT(t, p.Flush())
+	ptr := packed(t, s, alloc, 1, 0, "one", "two", "")
 	if e, err := (&Reader{S: s}).Read(ptr, 3, 1, 2); err != nil || e == nil || len(e) != 0 {
 		t.Fatalf("an empty record reads as %#v, %v", e, err)
 	}
