@@ -2,6 +2,7 @@ package persy
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 
 	"github.com/gopersy/persy/mmapfile"
@@ -22,6 +23,28 @@ func BenchmarkCommitDurable(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCommitWriters: DESIGN's B5, eight goroutines each committing
+// one 100-byte record per durable transaction on a real file, sharing
+// barriers through group commit; an op is one commit.
+func BenchmarkCommitWriters(b *testing.B) {
+	db := benchSegmentDB(b)
+	val := bytes.Repeat([]byte{7}, 100)
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			err := db.Update(func(tx *Tx) error {
+				_, err := tx.Insert("s", val)
+				return err
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkLoad: DESIGN's B2, records of 100 bytes inserted 10,000 to a
