@@ -79,7 +79,7 @@ const (
 	TypeJournal                  // a page of the journal
 	TypeData                     // a record's data
 	TypeAddress                  // a segment's address slots
-	TypeIndex                    // reserved: index nodes are records, on data pages
+	TypeIndex                    // reserved: index nodes are records, on data pages and packs
 	TypeCatalog                  // a page of the catalogue of segments
 	TypePack                     // small records of one segment, packed
 	typeEnd
