@@ -132,6 +132,21 @@ func PackSlots(s mmapfile.Storage, r page.Ptr) (seg uint64, slots []uint64, err 
 	return seg, slots, nil
 }
 
+// PackedLen returns the length of record n of segment seg, in entry of
+// pack r, and the number of the pack's entries, after checking the pack
+// as a reader does.
+func PackedLen(s mmapfile.Storage, r page.Ptr, entry uint8, seg, n uint64) (size, entries int, err error) {
+	p, err := packOf(s, r, page.ReadPayload)
+	if err != nil {
+		return 0, 0, err
+	}
+	d, err := packEntryOf(p, r.Addr, entry, seg, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(d), int(binary.LittleEndian.Uint16(p[8:])), nil
+}
+
 // packOf returns the payload of pack r, borrowed, read with read, after
 // checking that its table of entries is whole: every entry's bytes
 // within the payload, exactly filling it.

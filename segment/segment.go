@@ -5,10 +5,10 @@
 // several small ones (pack.go).
 //
 // A record's data page or pack is written once, copy-on-write: a new
-// version goes to a new page and the slot moves. Address pages and the catalogue are
-// written at checkpoints into fresh pages too, so a crash leaves every page
-// the durable root state reads exactly as it was when that state was
-// stored.
+// version goes to a new page and the slot moves. Address pages and the
+// catalogue are written at checkpoints into fresh pages too, so a crash
+// leaves every page the durable root state reads exactly as it was when
+// that state was stored.
 package segment
 
 import (

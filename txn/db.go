@@ -1028,10 +1028,11 @@ func cmpU64(a, b uint64) int {
 // journal, durable by then, holds every commit for the next open. A
 // file opened by path is then cut back to the pages the database holds:
 // it grows ahead of them as commits come. Prepared transactions not
-// decided stay prepared in the file, for recovery to decide. Snapshots and transactions still open fail from
-// then on with ErrClosed, and so does a second Close. After a storage
-// failure stopped the database, Close still closes the file and returns
-// that failure: commits not made durable before it are left to recovery.
+// decided stay prepared in the file, for recovery to decide. Snapshots
+// and transactions still open fail from then on with ErrClosed, and so
+// does a second Close. After a storage failure stopped the database,
+// Close still closes the file and returns that failure: commits not made
+// durable before it are left to recovery.
 func (db *DB) Close() error {
 	db.wmu.Lock()
 	db.mu.Lock()

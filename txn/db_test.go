@@ -16,6 +16,27 @@ func mustT(t *testing.T, err error) {
 	}
 }
 
+// createWith creates segment seg and inserts n records into it, record i
+// holding value(i), in one commit, and returns their ids.
+func createWith(t *testing.T, db *DB, seg string, n int, value func(i int) []byte) []RecordID {
+	t.Helper()
+	var ids []RecordID
+	mustT(t, db.Update(func(tx *Tx) error {
+		if err := tx.CreateSegment(seg); err != nil {
+			return err
+		}
+		for i := range n {
+			id, err := tx.Insert(seg, value(i))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	}))
+	return ids
+}
+
 func scanAll(t *testing.T, seq func(func(Record, error) bool)) map[RecordID]string {
 	t.Helper()
 	out := map[RecordID]string{}

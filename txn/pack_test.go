@@ -24,23 +24,12 @@ func TestPackLifecycle(t *testing.T) {
 	db, err := OpenStorage(m, Options{ManualSync: true})
 	mustT(t, err)
 	defer db.Close()
+	value := func(i int) []byte { return fmt.Appendf(nil, "%0100d", i) }
+	ids := createWith(t, db, "s", 8, value)
 	want := map[RecordID]string{}
-	var ids []RecordID
-	mustT(t, db.Update(func(tx *Tx) error {
-		if err := tx.CreateSegment("s"); err != nil {
-			return err
-		}
-		for i := range 8 {
-			v := fmt.Sprintf("%0100d", i)
-			id, err := tx.Insert("s", []byte(v))
-			if err != nil {
-				return err
-			}
-			ids = append(ids, id)
-			want[id] = v
-		}
-		return nil
-	}))
+	for i, id := range ids {
+		want[id] = string(value(i))
+	}
 	mustT(t, db.Checkpoint())
 	packOf := func(id RecordID) page.Ptr {
 		t.Helper()
@@ -137,20 +126,7 @@ func TestCorruptPackKept(t *testing.T) {
 	db, err := OpenStorage(m, Options{ManualSync: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	mustT(t, err)
 	defer db.Close()
-	var ids []RecordID
-	mustT(t, db.Update(func(tx *Tx) error {
-		if err := tx.CreateSegment("s"); err != nil {
-			return err
-		}
-		for range 3 {
-			id, err := tx.Insert("s", make([]byte, 100))
-			if err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return nil
-	}))
+	ids := createWith(t, db, "s", 3, func(int) []byte { return make([]byte, 100) })
 	mustT(t, db.Checkpoint())
 	n, _ := ids[0].slot()
 	sl, _, err := db.slot(db.cur.seg("s"), n)

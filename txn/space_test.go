@@ -32,20 +32,7 @@ func TestChurnSpaceIsBounded(t *testing.T) {
 	db, err := OpenStorage(m, Options{ManualSync: true, CheckpointBytes: 32 << 10})
 	mustT(t, err)
 	defer db.Close()
-	var ids []RecordID
-	mustT(t, db.Update(func(tx *Tx) error {
-		if err := tx.CreateSegment("s"); err != nil {
-			return err
-		}
-		for range 50 {
-			id, err := tx.Insert("s", make([]byte, 200))
-			if err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return nil
-	}))
+	ids := createWith(t, db, "s", 50, func(int) []byte { return make([]byte, 200) })
 	footprint := func() (end int64, journalBytes uint64) {
 		db.wmu.Lock()
 		defer db.wmu.Unlock()

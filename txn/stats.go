@@ -323,19 +323,15 @@ func (db *DB) recordBytesHeld(seg, i uint64, sl *segment.Slot) (n, size int64) {
 	}
 	size = sl.Data.Bytes()
 	if sl.Entry != 0 {
-		_, slots, err := segment.PackSlots(db.s, sl.Data)
+		n, entries, err := segment.PackedLen(db.s, sl.Data, sl.Entry, seg, i)
 		if err != nil {
 			return 0, size
 		}
-		d, err := segment.ReadData(db.s, sl.Data, sl.Entry, seg, i)
-		if err != nil {
-			return 0, size
-		}
-		share := size / int64(len(slots)) // the first entry takes the rest
+		share := size / int64(entries) // the first entry takes the rest
 		if sl.Entry == 1 {
-			share += size % int64(len(slots))
+			share += size % int64(entries)
 		}
-		return int64(len(d)), share
+		return int64(n), share
 	}
 	if sl.Data.Addr+page.HeaderSize > db.s.Size() {
 		return 0, size
